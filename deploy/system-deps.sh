@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages the project needs on a fresh machine: a Java 17 runtime and Maven (the
+# Kafka broker), and with `--browser` Chromium for the browser SDK's end-to-end tests.
+# Installs only what is missing; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+missing=()
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+command -v python3 >/dev/null || missing+=(python3 python3-venv)
+if [ "${1:-}" = "--browser" ]; then
+  command -v node >/dev/null || missing+=(nodejs npm)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "installing Debian packages: ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,254 @@
+"""The identity core: normalised events in, rows for ClickHouse out. No I/O, no clock.
+
+`PersonResolver.apply(facts)` folds a batch of events into the state (identity links and
+per-distinct-id property registers) and returns the rows that changed: events with their
+person id, persons, distinct-id mappings, ingestion warnings, and the state rows that let
+a restarted loader resume. Applying the same facts again returns no person or mapping rows,
+and the final persons depend only on the set of facts, not on their order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import msgspec
+
+from identity_worker.identity import IdentityGraph, Link
+from identity_worker.properties import (
+    PropertyState,
+    apply_updates,
+    canonical,
+    decode_state,
+    encode_state,
+    merge_into,
+    resolve,
+)
+from schemas.ids import person_id_for
+from schemas.records import EventFact
+
+_json = msgspec.json.Encoder()
+
+
+class EventRow(NamedTuple):
+    uuid: str
+    event: str
+    distinct_id: str
+    person_id: str
+    properties: str
+    timestamp_us: int
+
+
+class PersonRow(NamedTuple):
+    id: str
+    distinct_id: str
+    properties: str
+    is_identified: int
+    is_deleted: int
+    created_at_us: int
+
+
+class MappingRow(NamedTuple):
+    distinct_id: str
+    person_id: str
+    is_deleted: int
+
+
+class WarningRow(NamedTuple):
+    type: str
+    event_uuid: str
+    distinct_id: str
+    details: str
+    timestamp_us: int
+
+
+class IdStateRow(NamedTuple):
+    """Everything the resolver knows of one distinct id, enough to restore it."""
+
+    distinct_id: str
+    first_seen_us: int
+    state: str
+
+
+@dataclass(slots=True)
+class Changes:
+    events: list[EventRow] = field(default_factory=list)
+    persons: list[PersonRow] = field(default_factory=list)
+    mappings: list[MappingRow] = field(default_factory=list)
+    warnings: list[WarningRow] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    id_states: list[IdStateRow] = field(default_factory=list)
+
+
+class _Shown(NamedTuple):
+    """The content of the persons row last emitted for a root."""
+
+    properties: str
+    is_identified: int
+    created_at_us: int
+
+
+class PersonResolver:
+    def __init__(self) -> None:
+        self.graph = IdentityGraph()
+        self._props: dict[str, PropertyState] = {}
+        self._first_seen: dict[str, int] = {}
+        self._shown_person: dict[str, _Shown] = {}
+        self._shown_root: dict[str, str] = {}
+
+    # -- restore -------------------------------------------------------------------------
+
+    def restore(self, links: Iterable[Link], id_states: Iterable[IdStateRow]) -> None:
+        """Rebuild from persisted state; the rows it implies count as already written."""
+        for row in id_states:
+            self._first_seen[row.distinct_id] = row.first_seen_us
+            self._props[row.distinct_id] = decode_state(row.state)
+        for link in links:
+            self.graph.add(link)
+            for i in (link.target, link.source):
+                self._first_seen.setdefault(i, link.time_us)
+                self._props.setdefault(i, {})
+        for distinct_id in self._first_seen:
+            root = self.graph.root(distinct_id)
+            self._shown_root[distinct_id] = root
+            if root not in self._shown_person:
+                self._shown_person[root] = self._materialize(root)
+
+    @property
+    def distinct_id_count(self) -> int:
+        return len(self._first_seen)
+
+    # -- apply ---------------------------------------------------------------------------
+
+    def apply(self, facts: Iterable[EventFact]) -> Changes:
+        changes = Changes()
+        touched: set[str] = set()
+        old_roots: set[str] = set()
+        state_dirty: set[str] = set()
+        events: list[EventFact] = []
+
+        for fact in facts:
+            events.append(fact)
+            d = fact.distinct_id
+            touched.add(d)
+            if self._see(d, fact.timestamp_us):
+                state_dirty.add(d)
+            if fact.process_person and apply_updates(
+                self._props[d],
+                (fact.timestamp_us, fact.uuid),
+                fact.set,
+                fact.set_once,
+                fact.unset,
+            ):
+                state_dirty.add(d)
+            changes.warnings.extend(
+                WarningRow(w.type, fact.uuid, d, _details(w.details), fact.timestamp_us)
+                for w in fact.warnings
+            )
+            if fact.link is None:
+                continue
+            link = Link(fact.timestamp_us, fact.uuid, fact.link.kind, d, fact.link.source)
+            if self._see(link.source, fact.timestamp_us):
+                state_dirty.add(link.source)
+            change = self.graph.add(link)
+            if change is None:
+                continue
+            changes.links.append(link)
+            touched.update(change.roots_before)
+            old_roots.update(change.roots_before.values())
+            for refusal in change.new_refusals:
+                changes.warnings.append(
+                    WarningRow(
+                        "cannot_merge_already_identified",
+                        refusal.link.uuid,
+                        refusal.link.target,
+                        _details(
+                            {
+                                "sourcePersonDistinctId": refusal.source_root,
+                                "targetPersonDistinctId": refusal.target_root,
+                                "eventUuid": refusal.link.uuid,
+                            }
+                        ),
+                        refusal.link.time_us,
+                    )
+                )
+
+        roots = {self.graph.root(i) for i in touched} | old_roots
+        for root in sorted(roots):
+            self._emit_person(root, changes)
+        for distinct_id in sorted(touched):
+            root = self.graph.root(distinct_id)
+            if self._shown_root.get(distinct_id) != root:
+                self._shown_root[distinct_id] = root
+                changes.mappings.append(MappingRow(distinct_id, person_id_for(root), 0))
+        for fact in events:
+            person_id = person_id_for(self.graph.root(fact.distinct_id))
+            changes.events.append(
+                EventRow(
+                    fact.uuid,
+                    fact.event,
+                    fact.distinct_id,
+                    person_id,
+                    _json.encode(fact.properties).decode(),
+                    fact.timestamp_us,
+                )
+            )
+        changes.id_states.extend(
+            IdStateRow(i, self._first_seen[i], encode_state(self._props[i]))
+            for i in sorted(state_dirty)
+        )
+        return changes
+
+    def person_properties(self, distinct_id: str) -> dict[str, Any]:
+        """Current properties of the person `distinct_id` belongs to."""
+        return resolve(self._merged_state(self.graph.root(distinct_id)))
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _see(self, distinct_id: str, time_us: int) -> bool:
+        first = self._first_seen.get(distinct_id)
+        if first is None:
+            self._props[distinct_id] = {}
+        elif first <= time_us:
+            return False
+        self._first_seen[distinct_id] = time_us
+        return True
+
+    def _merged_state(self, root: str) -> PropertyState:
+        members = sorted(self.graph.members(root))
+        if len(members) == 1:
+            return self._props.get(members[0], {})
+        merged: PropertyState = {}
+        for member in members:
+            merge_into(merged, self._props.get(member, {}))
+        return merged
+
+    def _materialize(self, root: str) -> _Shown:
+        members = self.graph.members(root)
+        created = min(self._first_seen.get(m, 0) for m in members)
+        properties = canonical(resolve(self._merged_state(root)))
+        return _Shown(properties, int(self.graph.is_identified(root)), created)
+
+    def _emit_person(self, root: str, changes: Changes) -> None:
+        shown = self._shown_person.get(root)
+        if self.graph.root(root) != root:
+            # Merged into another person: its row is deleted (once).
+            if shown is not None:
+                del self._shown_person[root]
+                changes.persons.append(
+                    PersonRow(person_id_for(root), root, shown.properties,
+                              shown.is_identified, 1, shown.created_at_us)
+                )
+            return
+        current = self._materialize(root)
+        if current != shown:
+            self._shown_person[root] = current
+            changes.persons.append(
+                PersonRow(person_id_for(root), root, current.properties,
+                          current.is_identified, 0, current.created_at_us)
+            )
+
+
+def _details(details: dict[str, Any]) -> str:
+    return canonical(details)

@@ -1,0 +1,1 @@
+"""HTTP ingest gateway: validates capture requests and writes their events to Kafka."""

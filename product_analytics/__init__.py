@@ -1,0 +1,1 @@
+"""Operator side of ClickHouse Product Analytics: configuration, the CLI, ClickHouse access."""

@@ -1,0 +1,139 @@
+"""The local stack as plain processes: gateway, identity worker(s) and loader.
+
+`up` starts whatever is not running (logs and pid files under data/) and returns when every
+service answers; `down` stops them gently (gateway first, loader last so it drains) and keeps
+all data. Kafka is started and stopped by deploy/kafka/kafka.sh.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from product_analytics.config import REPO_ROOT, Settings
+
+STARTUP_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 30
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("PA_DATA_DIR", str(REPO_ROOT / "data")))
+
+
+def _services(workers: int) -> list[tuple[str, list[str]]]:
+    cli = [sys.executable, "-m", "product_analytics.cli"]
+    services = [("loader", [*cli, "loader"])]
+    services += [(f"worker-{i}", [*cli, "worker", "--name", f"local-{i}"])
+                 for i in range(1, workers + 1)]
+    services.append(("gateway", [*cli, "gateway"]))
+    return services
+
+
+def _pid(name: str) -> int | None:
+    path = _data_dir() / "run" / f"{name}.pid"
+    try:
+        pid = int(path.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _healthy(settings: Settings, name: str, log_from: int = 0) -> bool:
+    if name == "gateway":
+        return _answers(f"http://{settings.gateway_host}:{settings.gateway_port}/_ready")
+    if name == "loader" and not settings.clickhouse_url:
+        return _answers(settings.sql_url + "/ping")
+    log = _data_dir() / "logs" / f"{name}.log"
+    marker = "worker started" if name.startswith("worker") else "loader restored"
+    if not log.exists():
+        return False
+    with open(log, "rb") as f:
+        f.seek(log_from)
+        return marker.encode() in f.read()
+
+
+def up(settings: Settings, workers: int) -> int:
+    for sub in ("run", "logs"):
+        (_data_dir() / sub).mkdir(parents=True, exist_ok=True)
+    for name, argv in _services(workers):
+        if _pid(name):
+            print(f"{name}: already running (pid {_pid(name)})")
+            continue
+        log_path = _data_dir() / "logs" / f"{name}.log"
+        log_from = log_path.stat().st_size if log_path.exists() else 0
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True,
+                                       cwd=REPO_ROOT)
+        (_data_dir() / "run" / f"{name}.pid").write_text(str(process.pid))
+        print(f"{name}: started (pid {process.pid}, log {log_path})")
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not _healthy(settings, name, log_from):
+            if process.poll() is not None or time.monotonic() > deadline:
+                print(f"{name}: failed to become healthy; last lines of {log_path}:",
+                      file=sys.stderr)
+                lines = log_path.read_text(errors="replace").splitlines()[-25:]
+                print("\n".join(lines), file=sys.stderr)
+                return 1
+            time.sleep(0.3)
+        print(f"{name}: healthy")
+    print(f"stack ready: gateway http://{settings.gateway_host}:{settings.gateway_port} "
+          f"sql {settings.sql_url}")
+    return 0
+
+
+def down(workers: int) -> int:
+    run = _data_dir() / "run"
+    names = sorted(p.stem for p in run.glob("*.pid")) if run.exists() else []
+    order = sorted(names, key=lambda n: (n != "gateway", n.startswith("loader"), n))
+    for name in order:
+        pid = _pid(name)
+        if pid is None:
+            (run / f"{name}.pid").unlink(missing_ok=True)
+            continue
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while _pid(name) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _pid(name):
+            os.kill(pid, signal.SIGKILL)
+            print(f"{name}: killed after {STOP_TIMEOUT_S}s")
+        else:
+            print(f"{name}: stopped")
+        (run / f"{name}.pid").unlink(missing_ok=True)
+    return 0
+
+
+def status(settings: Settings) -> int:
+    run = _data_dir() / "run"
+    names = sorted(p.stem for p in run.glob("*.pid")) if run.exists() else []
+    bad = 0
+    for name in names:
+        pid = _pid(name)
+        state = "healthy" if pid and _healthy(settings, name) else (
+            "running" if pid else "stopped")
+        bad += state != "healthy"
+        print(f"{name}: {state}" + (f" (pid {pid})" if pid else ""))
+    return 1 if bad or not names else 0
+
+
+def main(settings: Settings, action: str, workers: int = 1) -> int:
+    if action == "up":
+        return up(settings, workers)
+    if action == "down":
+        return down(workers)
+    return status(settings)

@@ -1,0 +1,1 @@
+"""Wire schemas (msgspec records) and the ClickHouse DDL."""
