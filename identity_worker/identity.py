@@ -10,19 +10,26 @@ Persons inside a cluster are the result of replaying its links sorted by (event 
 uuid), starting from one person per id whose root is that id:
 
 1. target and source already on one person: that person becomes identified.
-2. the source's person is identified and the link is not `$merge_dangerously`: refused
-   (`cannot_merge_already_identified`); the target's person still becomes identified.
+2. the source's person is identified and the link is not `$merge_dangerously`:
+   a. an alias whose target id is new (no event of it before this one, in no earlier
+      link): the new name joins the source's person, as PostHog adds an id to the one
+      existing person; alias chains (c -> b -> a) so end on one person;
+   b. otherwise refused (`cannot_merge_already_identified`): shared-device protection, so
+      a second user identifying with an anonymous id another user already claimed gets a
+      person of their own; the target's person still becomes identified.
 3. otherwise the source's person merges into the target's person, which becomes identified.
 
-The surviving person is always the target's, so its root (and the person id derived from
-the root) is the identified id. Because the fold depends only on the set of links, any
-arrival order of the same links, across partitions, redeliveries and replays, gives the same
-persons; a conflicting claim loses to the earlier event.
+The surviving person is the target's except in 2a, so a person's root (and the person id
+derived from it) is always an identified id. The fold depends only on the set of links and
+on each id's first-seen time (a minimum over its events), so any arrival order of the same
+events, across partitions, redeliveries and replays, gives the same persons; a conflicting
+claim loses to the earlier event.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -84,13 +91,24 @@ class IdentityGraph:
     def link_count(self) -> int:
         return sum(len(c.links) for c in {id(c): c for c in self._cluster_of.values()}.values())
 
-    def add(self, link: Link) -> ClusterChange | None:
+    def in_cluster(self, distinct_id: str) -> bool:
+        return distinct_id in self._cluster_of
+
+    def add(self, link: Link, first_seen: Mapping[str, int]) -> ClusterChange | None:
         """Add a link and refold its cluster; None when the link was already known."""
         target_cluster = self._cluster_of.get(link.target)
         if target_cluster is not None and link.uuid in target_cluster.link_uuids:
             return None
-        clusters = {id(c): c for c in (target_cluster, self._cluster_of.get(link.source)) if c}
-        ids = {link.target, link.source}
+        return self._fold([link.target, link.source], first_seen, link)
+
+    def refold(self, distinct_id: str, first_seen: Mapping[str, int]) -> ClusterChange:
+        """Fold the cluster of `distinct_id` again (its first-seen time moved earlier)."""
+        return self._fold([distinct_id], first_seen, None)
+
+    def _fold(self, touched: list[str], first_seen: Mapping[str, int],
+              link: Link | None) -> ClusterChange:
+        clusters = {id(c): c for c in map(self._cluster_of.get, touched) if c}
+        ids = set(touched)
         for c in clusters.values():
             ids.update(c.root_of)
         before_roots = {i: self.root(i) for i in ids}
@@ -100,9 +118,10 @@ class IdentityGraph:
         before_refused = {u for c in clusters.values() for u in c.refused}
 
         cluster = _union(list(clusters.values()))
-        bisect.insort(cluster.links, link)
-        cluster.link_uuids.add(link.uuid)
-        _refold(cluster, ids)
+        if link is not None:
+            bisect.insort(cluster.links, link)
+            cluster.link_uuids.add(link.uuid)
+        _refold(cluster, ids, first_seen)
         for i in ids:
             self._cluster_of[i] = cluster
 
@@ -134,17 +153,29 @@ def _union(clusters: list[Cluster]) -> Cluster:
     return merged
 
 
-def _refold(cluster: Cluster, ids: set[str]) -> None:
+_NEVER = 2**63
+
+
+def _refold(cluster: Cluster, ids: set[str], first_seen: Mapping[str, int]) -> None:
     root_of = {i: i for i in ids}
     members = {i: {i} for i in ids}
     identified: set[str] = set()
     refused: dict[str, tuple[str, str]] = {}
+    linked: set[str] = set()
     for link in cluster.links:
         target, source = root_of[link.target], root_of[link.source]
+        target_is_new = (link.target not in linked
+                         and first_seen.get(link.target, _NEVER) >= link.time_us)
+        linked.update((link.target, link.source))
         if target == source:
             identified.add(target)
             continue
         if source in identified and link.kind != "merge_dangerously":
+            if target_is_new and link.kind == "alias":
+                del members[target]
+                root_of[link.target] = source
+                members[source].add(link.target)
+                continue
             refused[link.uuid] = (source, target)
             identified.add(target)
             continue

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from identity_worker.identity import IdentityGraph, Link
+from identity_worker.identity import ClusterChange, IdentityGraph, Link
 from identity_worker.properties import (
     PropertyState,
     apply_updates,
@@ -29,6 +29,7 @@ from schemas.ids import person_id_for
 from schemas.records import EventFact
 
 _json = msgspec.json.Encoder()
+_NEW, _MOVED = "new", "moved"
 
 
 class EventRow(NamedTuple):
@@ -104,10 +105,13 @@ class PersonResolver:
         for row in id_states:
             self._first_seen[row.distinct_id] = row.first_seen_us
             self._props[row.distinct_id] = decode_state(row.state)
+        links = list(links)
         for link in links:
-            self.graph.add(link)
             for i in (link.target, link.source):
                 self._first_seen.setdefault(i, link.time_us)
+        for link in links:
+            self.graph.add(link, self._first_seen)
+            for i in (link.target, link.source):
                 self._props.setdefault(i, {})
         for distinct_id in self._first_seen:
             root = self.graph.root(distinct_id)
@@ -127,13 +131,17 @@ class PersonResolver:
         old_roots: set[str] = set()
         state_dirty: set[str] = set()
         events: list[EventFact] = []
+        earlier: set[str] = set()  # ids whose first-seen time moved back
 
         for fact in facts:
             events.append(fact)
             d = fact.distinct_id
             touched.add(d)
-            if self._see(d, fact.timestamp_us):
+            seen = self._see(d, fact.timestamp_us)
+            if seen:
                 state_dirty.add(d)
+            if seen is _MOVED:
+                earlier.add(d)
             if fact.process_person and apply_updates(
                 self._props[d],
                 (fact.timestamp_us, fact.uuid),
@@ -149,30 +157,24 @@ class PersonResolver:
             if fact.link is None:
                 continue
             link = Link(fact.timestamp_us, fact.uuid, fact.link.kind, d, fact.link.source)
-            if self._see(link.source, fact.timestamp_us):
+            seen = self._see(link.source, fact.timestamp_us)
+            if seen:
                 state_dirty.add(link.source)
-            change = self.graph.add(link)
+            if seen is _MOVED:
+                earlier.add(link.source)
+            change = self.graph.add(link, self._first_seen)
             if change is None:
                 continue
             changes.links.append(link)
-            touched.update(change.roots_before)
-            old_roots.update(change.roots_before.values())
-            for refusal in change.new_refusals:
-                changes.warnings.append(
-                    WarningRow(
-                        "cannot_merge_already_identified",
-                        refusal.link.uuid,
-                        refusal.link.target,
-                        _details(
-                            {
-                                "sourcePersonDistinctId": refusal.source_root,
-                                "targetPersonDistinctId": refusal.target_root,
-                                "eventUuid": refusal.link.uuid,
-                            }
-                        ),
-                        refusal.link.time_us,
-                    )
-                )
+            self._take(change, changes, touched, old_roots)
+
+        # A late event can make an id older than a link that named it: fold its links again.
+        refolded: set[str] = set()
+        for d in sorted(earlier):
+            if self.graph.in_cluster(d) and d not in refolded:
+                change = self.graph.refold(d, self._first_seen)
+                refolded.update(change.roots_after)
+                self._take(change, changes, touched, old_roots)
 
         roots = {self.graph.root(i) for i in touched} | old_roots
         for root in sorted(roots):
@@ -206,14 +208,38 @@ class PersonResolver:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _see(self, distinct_id: str, time_us: int) -> bool:
+    def _take(self, change: ClusterChange, changes: Changes, touched: set[str],
+              old_roots: set[str]) -> None:
+        """Note what a cluster change touched, and warn about links it newly refused."""
+        touched.update(change.roots_before)
+        old_roots.update(change.roots_before.values())
+        for refusal in change.new_refusals:
+            changes.warnings.append(
+                WarningRow(
+                    "cannot_merge_already_identified",
+                    refusal.link.uuid,
+                    refusal.link.target,
+                    _details(
+                        {
+                            "sourcePersonDistinctId": refusal.source_root,
+                            "targetPersonDistinctId": refusal.target_root,
+                            "eventUuid": refusal.link.uuid,
+                        }
+                    ),
+                    refusal.link.time_us,
+                )
+            )
+
+    def _see(self, distinct_id: str, time_us: int) -> str | None:
+        """Record a sighting: _NEW for an unknown id, _MOVED when it is now older, else None."""
         first = self._first_seen.get(distinct_id)
+        if first is not None and first <= time_us:
+            return None
+        self._first_seen[distinct_id] = time_us
         if first is None:
             self._props[distinct_id] = {}
-        elif first <= time_us:
-            return False
-        self._first_seen[distinct_id] = time_us
-        return True
+            return _NEW
+        return _MOVED
 
     def _merged_state(self, root: str) -> PropertyState:
         members = sorted(self.graph.members(root))

@@ -23,10 +23,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
-TEST_KAFKA_PORT = 19092
-TEST_CONTROLLER_PORT = 19093
-TEST_GATEWAY_PORT = 18080
-TEST_SQL_PORT = 18123
+# PA_TEST_PORT_OFFSET moves every port, so two test runs can share a machine.
+_OFFSET = int(os.environ.get("PA_TEST_PORT_OFFSET", "0"))
+TEST_KAFKA_PORT = 19092 + _OFFSET
+TEST_CONTROLLER_PORT = 19093 + _OFFSET
+TEST_GATEWAY_PORT = 18080 + _OFFSET
+TEST_SQL_PORT = 18123 + _OFFSET
 API_KEY = "local_dev_key"
 
 
