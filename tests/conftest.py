@@ -98,6 +98,21 @@ class Stack:
         status, body = self.post("/batch/", {"api_key": self.api_key, "batch": events})
         assert status == 200, body
 
+    def drain(self, timeout: float = 120) -> None:
+        """Wait until everything sent so far is in ClickHouse.
+
+        Partitions keep order from gateway to loader, so once a marker event sent now is
+        visible on every partition, everything sent before it is too. 100 random ids reach
+        all 8 partitions except with negligible probability.
+        """
+        marker = uuid.uuid4().hex
+        self.send([{"event": "drain_marker", "distinct_id": f"drain-{marker}-{i}"}
+                   for i in range(100)])
+        self.wait_for(
+            f"SELECT count() AS n FROM product_analytics.events "
+            f"WHERE event = 'drain_marker' AND distinct_id LIKE 'drain-{marker}-%'",
+            lambda rows: rows[0]["n"] == 100, timeout=timeout)
+
     def pid(self, name: str) -> int:
         return int((self.data_dir / "run" / f"{name}.pid").read_text())
 

@@ -37,7 +37,8 @@ install() {
 
 java_run() {
   local main=$1; shift
-  java -Xms128m -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true \
+  # exec: when run in the background, $! is then the JVM itself, which `stop` signals.
+  exec java -Xms128m -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true \
     -Dkafka.logs.dir="$data" -Dlog4j2.configurationFile="$here/log4j2.properties" \
     -cp "$libs/*" "$main" "$@"
 }
@@ -52,11 +53,11 @@ start() {
     local cluster_id
     cluster_id=$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
     log "formatting KRaft storage in $data/log (cluster $cluster_id)"
-    java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$data/server.properties" >"$data/format.log" 2>&1 \
-      || { cat "$data/format.log" >&2; exit 1; }
+    (java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$data/server.properties") \
+      >"$data/format.log" 2>&1 || { cat "$data/format.log" >&2; exit 1; }
   fi
   log "starting broker on 127.0.0.1:$port (logs in $data/server.log)"
-  java_run kafka.Kafka "$data/server.properties" >"$data/stdout.log" 2>&1 </dev/null &
+  (java_run kafka.Kafka "$data/server.properties") >"$data/stdout.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   for _ in $(seq 1 120); do
     if answers; then log "broker ready"; return 0; fi
