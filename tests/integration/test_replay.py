@@ -30,7 +30,7 @@ def tangled_traffic(tag: str, seed: int) -> list[dict[str, Any]]:
                                     "$set_once": {"first": n}}}
         elif kind < 0.75:
             event = {"event": "$identify", "distinct_id": rnd.choice(users),
-                     "properties": {"$anon_distinct_id": rnd.choice(anons + ["null"]),
+                     "properties": {"$anon_distinct_id": rnd.choice([*anons, "null"]),
                                     "$set": {"email": f"{n}@x"}}}
         elif kind < 0.9:
             event = {"event": "$create_alias", "distinct_id": rnd.choice(users),
