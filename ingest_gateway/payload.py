@@ -1,15 +1,17 @@
 """Capture request bodies -> validated events. Pure: bytes and a clock reading in.
 
 Accepted shapes, as PostHog capture accepts them: a batch object `{"api_key"|"token",
-"batch": [...], "sent_at"}`, a single event object, or a bare JSON array of events; the body
-may be gzip (detected by its magic bytes whatever the hint says), form-encoded `data=` with
-base64, or base64 alone.
+"batch": [...], "sent_at"}`, a single event object (an `/engage`-style object without
+`event` but with `$set`/`$set_once` becomes `$identify`), or a bare JSON array of events; the
+body may be gzip (detected by its magic bytes whatever the hint says), form-encoded `data=`
+with base64, or base64 alone, and a base64 layer left inside gzip is unwrapped too.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
 import uuid as uuidlib
 import zlib
 from dataclasses import dataclass
@@ -31,7 +33,14 @@ MAX_NESTING = 64
 
 MAX_EVENTS_PER_REQUEST = 10_000
 
+SENT_AT_PARAM_MIN_MS = 1_609_459_200_000
+"""2021-01-01 in ms: a smaller `sent_at`/`_` query value was sent in seconds and is ignored."""
+
+DROPPED_EVENTS = frozenset({"$performance_event"})
+"""Accepted but never stored, as PostHog capture filters them."""
+
 _GZIP_MAGIC = b"\x1f\x8b\x08"
+_JSON_START = (b"{", b"[")
 
 
 class RawEvent(msgspec.Struct, kw_only=True):
@@ -63,16 +72,23 @@ class Request:
     events: list[CapturedEvent]
 
 
+def _looks_like_json(body: bytes) -> bool:
+    return body.lstrip()[:1] in _JSON_START
+
+
 def _gunzip(body: bytes) -> bytes:
     inflater = zlib.decompressobj(wbits=31)
     try:
-        out = inflater.decompress(body, MAX_DECOMPRESSED_BYTES)
+        # One byte over the bound tells "exactly at the bound" from "beyond it".
+        out = inflater.decompress(body, MAX_DECOMPRESSED_BYTES + 1)
     except zlib.error as exc:
         raise errors.invalid(f"body is not valid gzip: {exc}") from None
-    if inflater.unconsumed_tail:
+    if len(out) > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
         raise errors.too_large(
             f"decompressed body is larger than {MAX_DECOMPRESSED_BYTES} bytes"
         )
+    if not inflater.eof:
+        raise errors.invalid("gzip body is truncated: send the whole compressed stream")
     return out
 
 
@@ -85,29 +101,53 @@ def _b64(text: bytes) -> bytes:
         raise errors.invalid("body is not valid base64") from None
 
 
+def _is_form(body: bytes, content_type: str, params: dict[str, str]) -> bool:
+    if not body:
+        return "data" in params  # GET /e/?data=...
+    # `curl -d` labels raw JSON as a form; a real form body starts with a field name.
+    return (
+        content_type.startswith("application/x-www-form-urlencoded")
+        and not _looks_like_json(body)
+        and body[:3] != _GZIP_MAGIC
+    )
+
+
+def _form_data(body: bytes, params: dict[str, str], compression: str) -> tuple[bytes, str]:
+    """The `data` field's bytes and the compression hint of a form body or a query string."""
+    if not body:
+        return params.get("data", "").encode(), compression
+    # latin-1 both ways keeps every byte, percent-escaped or not, exactly as sent.
+    form = parse_qs(body.decode("latin-1"), encoding="latin-1")
+    data = form["data"][0].encode("latin-1") if "data" in form else params.get("data", "").encode()
+    return data, form.get("compression", [compression])[0].lower()
+
+
+def _optimistic_b64(body: bytes) -> bytes:
+    """A whole body in base64 (older SDKs; a layer left inside gzip), else the body as is."""
+    try:
+        decoded = _b64(body)
+    except errors.GatewayError:
+        return body
+    if decoded[:3] == _GZIP_MAGIC:
+        decoded = _gunzip(decoded)
+    return decoded if _looks_like_json(decoded) else body
+
+
 def decode_body(body: bytes, content_type: str, params: dict[str, str]) -> Any:
     """Undo form encoding, base64 and gzip, then parse JSON."""
     compression = params.get("compression", "").lower()
-    if content_type.startswith("application/x-www-form-urlencoded") or (
-        not body and "data" in params
-    ):
-        form = parse_qs(body.decode("latin-1")) if body else {}
-        data = form.get("data", [params.get("data", "")])[0].encode("latin-1")
-        compression = form.get("compression", [compression])[0].lower()
-        body = data if data[:1] in (b"{", b"[") else _b64(data)
+    if _is_form(body, content_type, params):
+        body, compression = _form_data(body, params, compression)
+        if not _looks_like_json(body):
+            body = _b64(body)
     elif compression in {"base64", "b64"}:
         body = _b64(body)
     if compression in {"lz64", "lz-string"}:
         raise errors.invalid("lz64 compression is not supported; send gzip or plain JSON")
     if body[:3] == _GZIP_MAGIC:
         body = _gunzip(body)
-    elif body[:1] not in (b"{", b"[") and body.strip()[:1] not in (b"{", b"["):
-        # Optimistic base64 of a whole body (older SDKs), then maybe gzip inside.
-        decoded = _b64(body) if body.strip() else body
-        if decoded[:3] == _GZIP_MAGIC:
-            decoded = _gunzip(decoded)
-        if decoded.strip()[:1] in (b"{", b"["):
-            body = decoded
+    if body.strip() and not _looks_like_json(body):
+        body = _optimistic_b64(body)
     if not body.strip():
         raise errors.invalid("empty body: send a JSON batch or event")
     try:
@@ -141,6 +181,13 @@ def _convert(obj: Any, kind: type[Any]) -> Any:
         raise errors.invalid(f"invalid event: {exc}") from None
 
 
+def _engage_as_identify(obj: dict[str, Any]) -> dict[str, Any]:
+    # Legacy `/engage` bodies carry person properties and no event name.
+    if "event" not in obj and ("$set" in obj or "$set_once" in obj):
+        return {**obj, "event": "$identify"}
+    return obj
+
+
 def parse_request(
     obj: Any, params: dict[str, str], now: datetime, api_keys: frozenset[str]
 ) -> Request:
@@ -156,7 +203,7 @@ def parse_request(
         batch_key = body.api_key or body.token
         sent_at_text = body.sent_at
     elif isinstance(obj, dict):
-        raw, prefix = [_convert(obj, RawEvent)], ""
+        raw, prefix = [_convert(_engage_as_identify(obj), RawEvent)], ""
     else:
         raise errors.invalid("body must be a JSON object or array of events")
     if not raw:
@@ -171,6 +218,8 @@ def parse_request(
 
     events = []
     for index, event in enumerate(raw):
+        if event.event in DROPPED_EVENTS:
+            continue
         path = f"{prefix}[{index}]" if prefix != "" else "$"
         events.append(_captured(event, path, api_key, sent_at, now))
     return Request(api_key=api_key, events=events)
@@ -184,9 +233,12 @@ def _sent_at_param(params: dict[str, str]) -> datetime | None:
         millis = int(raw)
     except ValueError:
         return timestamps.parse(raw)
-    if millis < 1_609_459_200_000:  # before 2021: seconds, not milliseconds; ignored
+    if millis < SENT_AT_PARAM_MIN_MS:
         return None
-    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+    try:
+        return datetime.fromtimestamp(millis / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # beyond year 9999
+        return None
 
 
 def _api_key(batch_key: str | None, events: list[RawEvent]) -> str:
@@ -205,6 +257,16 @@ def _api_key(batch_key: str | None, events: list[RawEvent]) -> str:
     return keys.pop()
 
 
+def _uuid7(now: datetime) -> str:
+    """A time-ordered UUIDv7 (RFC 9562), as PostHog gives events sent without one."""
+    millis = int(now.timestamp() * 1000) & ((1 << 48) - 1)
+    rand_a = int.from_bytes(os.urandom(2), "big") & 0xFFF
+    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    # 48 bits of ms | version 7 | 12 random bits | variant 0b10 | 62 random bits
+    value = millis << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
+    return str(uuidlib.UUID(int=value))
+
+
 def _captured(
     event: RawEvent, path: str, api_key: str, sent_at: datetime | None, now: datetime
 ) -> CapturedEvent:
@@ -218,24 +280,23 @@ def _captured(
     distinct_id = as_distinct_id(raw_id)
     if distinct_id is None:
         raise errors.invalid(f"event submitted without a distinct_id - at `{path}.distinct_id`")
-    if _depth_exceeds(event.properties, MAX_NESTING):
-        raise errors.invalid(
-            f"properties nested deeper than {MAX_NESTING} levels - at `{path}.properties`"
-        )
+    for field, value in (("properties", event.properties), ("$set", event.set),
+                         ("$set_once", event.set_once)):
+        if _depth_exceeds(value, MAX_NESTING):
+            raise errors.invalid(
+                f"{field} nested deeper than {MAX_NESTING} levels - at `{path}.{field}`"
+            )
     if event.uuid:
         try:
             event_uuid = str(uuidlib.UUID(event.uuid))
         except ValueError:
             raise errors.invalid(f"invalid uuid {event.uuid!r} - at `{path}.uuid`") from None
     else:
-        event_uuid = str(uuidlib.uuid4())
-    try:
-        moment = timestamps.event_time(
-            now, event.timestamp, sent_at, event.offset,
-            ignore_sent_at=event.properties.get("$ignore_sent_at") is True,
-        )
-    except (OverflowError, ValueError):
-        moment = now
+        event_uuid = _uuid7(now)
+    moment = timestamps.event_time(
+        now, event.timestamp, sent_at, event.offset,
+        ignore_sent_at=event.properties.get("$ignore_sent_at") is True,
+    )
     return CapturedEvent(
         uuid=event_uuid,
         event=event.event,

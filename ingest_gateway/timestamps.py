@@ -7,16 +7,21 @@ from datetime import UTC, datetime, timedelta
 FUTURE_TOLERANCE = timedelta(hours=23)
 """Timestamps further ahead than this are clamped to now (a clock set to a wrong day)."""
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""Where a time outside the representable years lands, as PostHog puts it."""
+
 
 def parse(text: object) -> datetime | None:
-    """An ISO 8601 string as an aware datetime (UTC assumed when no zone), else None."""
-    if not isinstance(text, str) or not text:
+    """An ISO 8601 string as an aware UTC datetime (UTC assumed when no zone), else None."""
+    if not isinstance(text, str) or not text.strip():
         return None
     try:
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted past the edge
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def event_time(
@@ -26,23 +31,27 @@ def event_time(
     offset_ms: object,
     ignore_sent_at: bool = False,
 ) -> datetime:
-    """The server-side time of an event.
+    """The server-side time of an event, in UTC.
 
     `offset` (ms before sending) wins; otherwise the client's timestamp shifted by the
-    difference between the client's clock (sent_at) and ours; otherwise now.
+    difference between the client's clock (sent_at) and ours; otherwise now. More than
+    FUTURE_TOLERANCE ahead of now becomes now; beyond the years 1-9999 becomes EPOCH.
     """
-    if isinstance(offset_ms, int | float) and not isinstance(offset_ms, bool):
-        moment = now - timedelta(milliseconds=offset_ms)
-    else:
-        parsed = parse(timestamp)
-        if parsed is None:
-            moment = now
-        elif sent_at is not None and not ignore_sent_at:
-            moment = parsed - (sent_at - now)
+    try:
+        if isinstance(offset_ms, int | float) and not isinstance(offset_ms, bool):
+            moment = now - timedelta(milliseconds=offset_ms)
         else:
-            moment = parsed
+            parsed = parse(timestamp)
+            if parsed is None:
+                moment = now
+            elif sent_at is not None and not ignore_sent_at:
+                moment = parsed - (sent_at - now)
+            else:
+                moment = parsed
+    except (OverflowError, ValueError):  # ValueError: a NaN or infinite offset
+        return EPOCH
     if moment - now > FUTURE_TOLERANCE:
-        return now
+        return now.astimezone(UTC)
     return moment.astimezone(UTC)
 
 
