@@ -43,7 +43,7 @@ lint: venv
 unit: venv
 	@$(PY) -m pytest tests/unit -q
 
-test: deps venv sdk-build sdk-test chromium lint
+test: deps venv sdk-build sdk-test chromium clickhouse-server-deps lint
 	@bash deploy/kafka/kafka.sh install
 	@$(PY) -m pytest -q -p no:cacheprovider
 
@@ -55,3 +55,4 @@ clean:
 	rm -rf .cache $(VENV)
 
 include sdk/browser/browser.mk
+include deploy/clickhouse-server.mk
