@@ -28,7 +28,6 @@ claim loses to the earlier event.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -46,12 +45,17 @@ class Link(NamedTuple):
 
 @dataclass(slots=True)
 class Cluster:
-    links: list[Link] = field(default_factory=list)
+    """Every link touching a set of ids, and the persons their fold gives."""
+
+    links: list[Link] = field(default_factory=list)  # sorted when `ordered`
+    ordered: bool = True
     link_uuids: set[str] = field(default_factory=set)
+    last: tuple[int, str] = (-1, "")  # the latest link's (time, uuid)
     members: dict[str, set[str]] = field(default_factory=dict)  # root -> its ids
     root_of: dict[str, str] = field(default_factory=dict)
     identified: set[str] = field(default_factory=set)  # roots
     refused: dict[str, tuple[str, str]] = field(default_factory=dict)  # link uuid -> roots
+    linked: set[str] = field(default_factory=set)  # ids named by a link folded so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +67,18 @@ class Refusal:
 
 @dataclass(frozen=True, slots=True)
 class ClusterChange:
-    """What one new link changed: roots before and after for every id it touched."""
+    """What a link (or a refold) changed.
 
-    roots_before: dict[str, str]
-    roots_after: dict[str, str]
-    identified_before: frozenset[str]
-    identified_after: frozenset[str]
+    `moved` maps every id whose person may have changed (new ids included) to its root
+    before; `dirty_roots` are the persons whose rows must be recomputed.
+    """
+
+    moved: dict[str, str]
+    dirty_roots: set[str]
     new_refusals: tuple[Refusal, ...]
+
+
+_NEVER = 2**63
 
 
 class IdentityGraph:
@@ -88,104 +97,139 @@ class IdentityGraph:
         cluster = self._cluster_of.get(root)
         return cluster.members.get(root, {root}) if cluster else {root}
 
-    def link_count(self) -> int:
-        return sum(len(c.links) for c in {id(c): c for c in self._cluster_of.values()}.values())
-
     def in_cluster(self, distinct_id: str) -> bool:
         return distinct_id in self._cluster_of
 
+    def cluster_key(self, distinct_id: str) -> int:
+        return id(self._cluster_of[distinct_id])
+
+    def link_count(self) -> int:
+        return sum(len(c.links) for c in {id(c): c for c in self._cluster_of.values()}.values())
+
+    def links(self) -> list[Link]:
+        clusters = {id(c): c for c in self._cluster_of.values()}.values()
+        return sorted(link for c in clusters for link in c.links)
+
     def add(self, link: Link, first_seen: Mapping[str, int]) -> ClusterChange | None:
-        """Add a link and refold its cluster; None when the link was already known."""
+        """Add a link; None when it was already known.
+
+        A link later than every link of the clusters it joins (the usual case: links arrive
+        roughly in time order) is folded on top of them in O(ids moved). An earlier one
+        means the clusters' history changed, so their links are folded again from the start.
+        """
         target_cluster = self._cluster_of.get(link.target)
         if target_cluster is not None and link.uuid in target_cluster.link_uuids:
             return None
-        return self._fold([link.target, link.source], first_seen, link)
+        ids = (link.target, link.source)
+        clusters = list({id(c): c for c in map(self._cluster_of.get, ids) if c}.values())
+        key = (link.time_us, link.uuid)
+        if all(c.last < key for c in clusters):
+            return self._append(link, clusters, first_seen)
+        return self._refold(clusters, ids, first_seen, link)
 
     def refold(self, distinct_id: str, first_seen: Mapping[str, int]) -> ClusterChange:
         """Fold the cluster of `distinct_id` again (its first-seen time moved earlier)."""
-        return self._fold([distinct_id], first_seen, None)
+        return self._refold([self._cluster_of[distinct_id]], (distinct_id,), first_seen, None)
 
-    def _fold(self, touched: list[str], first_seen: Mapping[str, int],
-              link: Link | None) -> ClusterChange:
-        clusters = {id(c): c for c in map(self._cluster_of.get, touched) if c}
-        ids = set(touched)
-        for c in clusters.values():
-            ids.update(c.root_of)
-        before_roots = {i: self.root(i) for i in ids}
-        before_identified = frozenset(
-            r for c in clusters.values() for r in c.identified
-        )
-        before_refused = {u for c in clusters.values() for u in c.refused}
+    def _join(self, clusters: list[Cluster]) -> Cluster:
+        """One cluster holding all of `clusters` (disjoint), grown from the largest."""
+        if not clusters:
+            return Cluster()
+        clusters = sorted(clusters, key=lambda c: len(c.root_of), reverse=True)
+        big = clusters[0]
+        for small in clusters[1:]:
+            big.links.extend(small.links)
+            big.ordered = False
+            big.link_uuids |= small.link_uuids
+            big.last = max(big.last, small.last)
+            big.members.update(small.members)
+            big.root_of.update(small.root_of)
+            big.identified |= small.identified
+            big.refused.update(small.refused)
+            big.linked |= small.linked
+            for i in small.root_of:
+                self._cluster_of[i] = big
+        return big
 
-        cluster = _union(list(clusters.values()))
-        if link is not None:
-            bisect.insort(cluster.links, link)
-            cluster.link_uuids.add(link.uuid)
-        _refold(cluster, ids, first_seen)
+    def _admit(self, cluster: Cluster, ids: tuple[str, ...]) -> None:
         for i in ids:
+            if i not in cluster.root_of:
+                cluster.root_of[i] = i
+                cluster.members[i] = {i}
             self._cluster_of[i] = cluster
 
-        by_uuid = {lk.uuid: lk for lk in cluster.links}
-        new_refusals = tuple(
-            Refusal(by_uuid[u], source_root=roots[0], target_root=roots[1])
-            for u, roots in cluster.refused.items()
-            if u not in before_refused
-        )
-        return ClusterChange(
-            roots_before=before_roots,
-            roots_after={i: cluster.root_of[i] for i in ids},
-            identified_before=before_identified,
-            identified_after=frozenset(cluster.identified),
-            new_refusals=new_refusals,
-        )
-
-
-def _union(clusters: list[Cluster]) -> Cluster:
-    if not clusters:
-        return Cluster()
-    if len(clusters) == 1:
-        return clusters[0]
-    merged = Cluster()
-    for c in clusters:
-        merged.links.extend(c.links)
-        merged.link_uuids |= c.link_uuids
-    merged.links.sort()
-    return merged
-
-
-_NEVER = 2**63
-
-
-def _refold(cluster: Cluster, ids: set[str], first_seen: Mapping[str, int]) -> None:
-    root_of = {i: i for i in ids}
-    members = {i: {i} for i in ids}
-    identified: set[str] = set()
-    refused: dict[str, tuple[str, str]] = {}
-    linked: set[str] = set()
-    for link in cluster.links:
-        target, source = root_of[link.target], root_of[link.source]
-        target_is_new = (link.target not in linked
-                         and first_seen.get(link.target, _NEVER) >= link.time_us)
-        linked.update((link.target, link.source))
-        if target == source:
-            identified.add(target)
-            continue
-        if source in identified and link.kind != "merge_dangerously":
-            if target_is_new and link.kind == "alias":
-                del members[target]
-                root_of[link.target] = source
-                members[source].add(link.target)
-                continue
-            refused[link.uuid] = (source, target)
-            identified.add(target)
-            continue
-        moved = members.pop(source)
+    def _append(self, link: Link, clusters: list[Cluster],
+                first_seen: Mapping[str, int]) -> ClusterChange:
+        cluster = self._join(clusters)
+        self._admit(cluster, (link.target, link.source))
+        before = {link.target: cluster.root_of[link.target],
+                  link.source: cluster.root_of[link.source]}
+        cluster.links.append(link)
+        cluster.link_uuids.add(link.uuid)
+        cluster.last = (link.time_us, link.uuid)
+        moved, refusal = _step(cluster, link, first_seen)
         for i in moved:
-            root_of[i] = target
-        members[target] |= moved
-        identified.discard(source)
-        identified.add(target)
-    cluster.root_of = root_of
-    cluster.members = members
-    cluster.identified = identified
-    cluster.refused = refused
+            before.setdefault(i, before[link.source])
+        dirty = set(before.values()) | {cluster.root_of[i] for i in before}
+        return ClusterChange(before, dirty, (refusal,) if refusal else ())
+
+    def _refold(self, clusters: list[Cluster], ids: tuple[str, ...],
+                first_seen: Mapping[str, int], link: Link | None) -> ClusterChange:
+        before = {i: self.root(i) for c in clusters for i in c.root_of}
+        before.update((i, i) for i in ids if i not in before)
+        identified_before = {r for c in clusters for r in c.identified}
+        refused_before = {u for c in clusters for u in c.refused}
+
+        cluster = self._join(clusters)
+        self._admit(cluster, ids)
+        if link is not None:
+            cluster.links.append(link)
+            cluster.link_uuids.add(link.uuid)
+            cluster.ordered = False
+            cluster.last = max(cluster.last, (link.time_us, link.uuid))
+        if not cluster.ordered:
+            cluster.links.sort()
+            cluster.ordered = True
+        for i in cluster.root_of:
+            cluster.root_of[i] = i
+        cluster.members = {i: {i} for i in cluster.root_of}
+        cluster.identified, cluster.refused, cluster.linked = set(), {}, set()
+        refusals = []
+        for each in cluster.links:
+            _moved, refusal = _step(cluster, each, first_seen)
+            if refusal is not None and each.uuid not in refused_before:
+                refusals.append(refusal)
+
+        moved = {i: r for i, r in before.items() if cluster.root_of[i] != r or i in ids}
+        dirty = set(moved.values()) | {cluster.root_of[i] for i in moved}
+        dirty |= identified_before ^ cluster.identified
+        return ClusterChange(moved, dirty, tuple(refusals))
+
+
+def _step(cluster: Cluster, link: Link, first_seen: Mapping[str, int]
+          ) -> tuple[set[str], Refusal | None]:
+    """Fold one link into the cluster's persons; returns the ids that changed person."""
+    root_of, members = cluster.root_of, cluster.members
+    target, source = root_of[link.target], root_of[link.source]
+    target_is_new = (link.target not in cluster.linked
+                     and first_seen.get(link.target, _NEVER) >= link.time_us)
+    cluster.linked.update((link.target, link.source))
+    if target == source:
+        cluster.identified.add(target)
+        return set(), None
+    if source in cluster.identified and link.kind != "merge_dangerously":
+        if target_is_new and link.kind == "alias":
+            del members[target]
+            root_of[link.target] = source
+            members[source].add(link.target)
+            return {link.target}, None
+        cluster.refused[link.uuid] = (source, target)
+        cluster.identified.add(target)
+        return set(), Refusal(link, source_root=source, target_root=target)
+    moved = members.pop(source)
+    for i in moved:
+        root_of[i] = target
+    members[target] |= moved
+    cluster.identified.discard(source)
+    cluster.identified.add(target)
+    return moved, None

@@ -97,6 +97,8 @@ class PersonResolver:
         self._first_seen: dict[str, int] = {}
         self._shown_person: dict[str, _Shown] = {}
         self._shown_root: dict[str, str] = {}
+        # Folded properties of persons with several ids, kept up to date event by event.
+        self._merged: dict[str, PropertyState] = {}
 
     # -- restore -------------------------------------------------------------------------
 
@@ -127,29 +129,22 @@ class PersonResolver:
 
     def apply(self, facts: Iterable[EventFact]) -> Changes:
         changes = Changes()
-        touched: set[str] = set()
-        old_roots: set[str] = set()
-        state_dirty: set[str] = set()
-        events: list[EventFact] = []
+        events = list(facts)
+        mapping_ids: set[str] = set()  # ids whose mapping may be new or changed
+        dirty_roots: set[str] = set()  # persons a link changed
+        state_dirty: set[str] = set()  # ids whose properties or first-seen time changed
         earlier: set[str] = set()  # ids whose first-seen time moved back
 
-        for fact in facts:
-            events.append(fact)
+        for fact in events:
             d = fact.distinct_id
-            touched.add(d)
-            seen = self._see(d, fact.timestamp_us)
-            if seen:
-                state_dirty.add(d)
-            if seen is _MOVED:
-                earlier.add(d)
-            if fact.process_person and apply_updates(
-                self._props[d],
-                (fact.timestamp_us, fact.uuid),
-                fact.set,
-                fact.set_once,
-                fact.unset,
-            ):
-                state_dirty.add(d)
+            self._sight(d, fact.timestamp_us, state_dirty, mapping_ids, earlier)
+            if fact.process_person and (fact.set or fact.set_once or fact.unset):
+                stamp = (fact.timestamp_us, fact.uuid)
+                if apply_updates(self._props[d], stamp, fact.set, fact.set_once, fact.unset):
+                    state_dirty.add(d)
+                    merged = self._merged.get(self.graph.root(d))
+                    if merged is not None:
+                        apply_updates(merged, stamp, fact.set, fact.set_once, fact.unset)
             changes.warnings.extend(
                 WarningRow(w.type, fact.uuid, d, _details(w.details), fact.timestamp_us)
                 for w in fact.warnings
@@ -157,29 +152,23 @@ class PersonResolver:
             if fact.link is None:
                 continue
             link = Link(fact.timestamp_us, fact.uuid, fact.link.kind, d, fact.link.source)
-            seen = self._see(link.source, fact.timestamp_us)
-            if seen:
-                state_dirty.add(link.source)
-            if seen is _MOVED:
-                earlier.add(link.source)
+            self._sight(link.source, fact.timestamp_us, state_dirty, mapping_ids, earlier)
             change = self.graph.add(link, self._first_seen)
-            if change is None:
-                continue
-            changes.links.append(link)
-            self._take(change, changes, touched, old_roots)
+            if change is not None:
+                changes.links.append(link)
+                self._take(change, changes, mapping_ids, dirty_roots)
 
         # A late event can make an id older than a link that named it: fold its links again.
-        refolded: set[str] = set()
+        refolded: set[int] = set()
         for d in sorted(earlier):
-            if self.graph.in_cluster(d) and d not in refolded:
-                change = self.graph.refold(d, self._first_seen)
-                refolded.update(change.roots_after)
-                self._take(change, changes, touched, old_roots)
+            if self.graph.in_cluster(d) and self.graph.cluster_key(d) not in refolded:
+                refolded.add(self.graph.cluster_key(d))
+                self._take(self.graph.refold(d, self._first_seen), changes, mapping_ids,
+                           dirty_roots)
 
-        roots = {self.graph.root(i) for i in touched} | old_roots
-        for root in sorted(roots):
+        for root in sorted({self.graph.root(i) for i in state_dirty} | dirty_roots):
             self._emit_person(root, changes)
-        for distinct_id in sorted(touched):
+        for distinct_id in sorted(mapping_ids):
             root = self.graph.root(distinct_id)
             if self._shown_root.get(distinct_id) != root:
                 self._shown_root[distinct_id] = root
@@ -208,11 +197,20 @@ class PersonResolver:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _take(self, change: ClusterChange, changes: Changes, touched: set[str],
-              old_roots: set[str]) -> None:
+    def _sight(self, distinct_id: str, time_us: int, state_dirty: set[str],
+               mapping_ids: set[str], earlier: set[str]) -> None:
+        seen = self._see(distinct_id, time_us)
+        if seen is not None:
+            state_dirty.add(distinct_id)
+            (mapping_ids if seen is _NEW else earlier).add(distinct_id)
+
+    def _take(self, change: ClusterChange, changes: Changes, mapping_ids: set[str],
+              dirty_roots: set[str]) -> None:
         """Note what a cluster change touched, and warn about links it newly refused."""
-        touched.update(change.roots_before)
-        old_roots.update(change.roots_before.values())
+        mapping_ids.update(change.moved)
+        dirty_roots.update(change.dirty_roots)
+        for root in change.dirty_roots:
+            self._merged.pop(root, None)
         for refusal in change.new_refusals:
             changes.warnings.append(
                 WarningRow(
@@ -242,12 +240,15 @@ class PersonResolver:
         return _MOVED
 
     def _merged_state(self, root: str) -> PropertyState:
-        members = sorted(self.graph.members(root))
+        members = self.graph.members(root)
         if len(members) == 1:
-            return self._props.get(members[0], {})
-        merged: PropertyState = {}
-        for member in members:
-            merge_into(merged, self._props.get(member, {}))
+            return self._props.get(root, {})
+        merged = self._merged.get(root)
+        if merged is None:
+            merged = {}
+            for member in sorted(members):
+                merge_into(merged, self._props.get(member, {}))
+            self._merged[root] = merged
         return merged
 
     def _materialize(self, root: str) -> _Shown:
@@ -260,6 +261,7 @@ class PersonResolver:
         shown = self._shown_person.get(root)
         if self.graph.root(root) != root:
             # Merged into another person: its row is deleted (once).
+            self._merged.pop(root, None)
             if shown is not None:
                 del self._shown_person[root]
                 changes.persons.append(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import msgspec
 from confluent_kafka import Consumer, TopicPartition
 
+from identity_worker.loader import relax_gc
 from identity_worker.normalize import NormalizeError, normalize
 from identity_worker.persons import PersonResolver
 from identity_worker.sink import Versioner, write_changes
@@ -92,6 +93,7 @@ def replay(settings: Settings, ch: ClickHouse, database: str, *, force: bool = F
     total = sum(ends[tp.partition] - tp.offset for tp in starts)
     consumer.assign(starts)
 
+    relax_gc()
     resolver, versions = PersonResolver(), Versioner()
     bar = _Bar(total, progress)
     done = dead = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -64,6 +65,7 @@ def is_placeholder(distinct_id: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1 << 20)
 def person_id_for(distinct_id: str) -> str:
     """The deterministic person id of a person whose root id is `distinct_id`."""
     return str(uuid.uuid5(PERSON_ID_NAMESPACE, distinct_id))

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): throughput and memory, never pass/fail."""
