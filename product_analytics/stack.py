@@ -39,9 +39,18 @@ def _pid(name: str) -> int | None:
     try:
         pid = int(path.read_text())
         os.kill(pid, 0)
-        return pid
     except (OSError, ValueError):
         return None
+    return None if _is_zombie(pid) else pid
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed service whose parent is gone may linger unreaped; it is not running."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def _answers(url: str) -> bool:
