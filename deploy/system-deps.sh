@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the project needs on a fresh machine: a Java 17 runtime and Maven (the
-# Kafka broker), and with `--browser` Chromium for the browser SDK's end-to-end tests.
+# Kafka broker), Node.js and npm (the browser SDK bundle the gateway serves), and with
+# `--browser` Chromium for the browser SDK's end-to-end tests.
 # Installs only what is missing; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -8,8 +9,8 @@ missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v python3 >/dev/null || missing+=(python3 python3-venv)
+command -v node >/dev/null || missing+=(nodejs npm)
 if [ "${1:-}" = "--browser" ]; then
-  command -v node >/dev/null || missing+=(nodejs npm)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -102,15 +102,16 @@ class Stack:
         """Wait until everything sent so far is in ClickHouse.
 
         Partitions keep order from gateway to loader, so once a marker event sent now is
-        visible on every partition, everything sent before it is too. 100 random ids reach
-        all 8 partitions except with negligible probability.
+        loaded on every partition, everything sent before it is too. 100 random ids reach
+        all 8 partitions except with negligible probability. The loader writes the resolver
+        state last in each flush, so a marker's state row means its whole flush is visible.
         """
         marker = uuid.uuid4().hex
         self.send([{"event": "drain_marker", "distinct_id": f"drain-{marker}-{i}"}
                    for i in range(100)])
         self.wait_for(
-            f"SELECT count() AS n FROM product_analytics.events "
-            f"WHERE event = 'drain_marker' AND distinct_id LIKE 'drain-{marker}-%'",
+            f"SELECT count() AS n FROM product_analytics.person_property_state "
+            f"WHERE distinct_id LIKE 'drain-{marker}-%'",
             lambda rows: rows[0]["n"] == 100, timeout=timeout)
 
     def pid(self, name: str) -> int:
