@@ -46,6 +46,7 @@ ReplacingMergeTree's background merges."""
 RECENT_WINDOW_SQL = "INTERVAL 6 HOUR"
 BACKOFF_MAX_S = 30.0
 COORDINATOR_WAIT_S = 60.0
+REPORT_INTERVAL_S = 30.0
 
 _decode_fact = msgspec.json.Decoder(EventFact).decode
 
@@ -79,6 +80,9 @@ class Loader:
         self.resolver = PersonResolver()
         self._versions = Versioner()
         self._recent = RecentUuids(RECENT_UUIDS)
+        self._position: dict[int, int] = {}
+        self._reported_at = time.monotonic()
+        self._reported_facts = 0
 
     def stop(self, *_args: object) -> None:
         self._running = False
@@ -156,6 +160,27 @@ class Loader:
         self.metrics.inc("warnings_total", len(changes.warnings), help="Ingestion warnings")
         log.debug("flushed facts=%d events=%d persons=%d mappings=%d", len(facts), written,
                   len(changes.persons), len(changes.mappings))
+        self._report(batch)
+
+    def _report(self, batch: list[Record]) -> None:
+        """Every REPORT_INTERVAL_S: throughput and how far behind the facts topic we are."""
+        for r in batch:
+            self._position[r.partition] = r.offset + 1
+        now = time.monotonic()
+        if now - self._reported_at < REPORT_INTERVAL_S:
+            return
+        lag = 0
+        for partition, position in self._position.items():
+            # Cached: the watermarks ride along with fetch responses, no extra request.
+            _low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self.settings.facts_topic, partition), cached=True)
+            lag += max(high - position, 0)
+        rate = (self.progress.facts - self._reported_facts) / (now - self._reported_at)
+        self.metrics.set("lag_facts", lag, help="Facts in Kafka not yet loaded (approximate)")
+        log.info("progress facts=%d events_written=%d rate=%.0f/s lag=%d distinct_ids=%d",
+                 self.progress.facts, self.progress.events_written, rate, lag,
+                 self.resolver.distinct_id_count)
+        self._reported_at, self._reported_facts = now, self.progress.facts
 
     def _write(self, changes: Changes, version: int) -> int:
         delay = 0.5

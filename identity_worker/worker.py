@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from dataclasses import dataclass
 
 import msgspec
@@ -28,6 +29,7 @@ log = logging.getLogger("identity_worker.worker")
 GROUP = "pa-identity-workers"
 BATCH_MAX = 2000
 POLL_TIMEOUT_S = 0.5
+REPORT_INTERVAL_S = 30.0
 TRANSACTION_TIMEOUT_MS = 15_000
 """A worker killed mid-transaction blocks read_committed readers of its partitions until the
 broker aborts it; 15 s keeps that pause short (a restarted worker with the same name fences
@@ -90,6 +92,8 @@ class Worker:
         )
         self.processed = 0
         self.dead_lettered = 0
+        self._reported_at = time.monotonic()
+        self._reported_processed = 0
 
     def stop(self, *_args: object) -> None:
         self._running = False
@@ -120,6 +124,14 @@ class Worker:
             log.info("worker stopped name=%s processed=%d dead_lettered=%d",
                      self.name, self.processed, self.dead_lettered)
 
+    def _report(self) -> None:
+        now = time.monotonic()
+        if now - self._reported_at >= REPORT_INTERVAL_S:
+            log.info("progress processed=%d dead_lettered=%d rate=%.0f/s", self.processed,
+                     self.dead_lettered,
+                     (self.processed - self._reported_processed) / (now - self._reported_at))
+            self._reported_at, self._reported_processed = now, self.processed
+
     def _publish(self, batch: list[Record]) -> None:
         """1. produce facts and dead letters, 2. add the offsets, 3. commit, all in one txn."""
         try:
@@ -144,6 +156,7 @@ class Worker:
             )
             self._producer.commit_transaction(30)
             self.processed += len(batch)
+            self._report()
         except KafkaException as exc:
             error = exc.args[0]
             if error.txn_requires_abort():
