@@ -43,7 +43,7 @@ lint: venv
 unit: venv
 	@$(PY) -m pytest tests/unit -q
 
-test: deps venv sdk-build sdk-test chromium clickhouse-server-deps lint
+test: deps venv sdk-build sdk-test chromium clickhouse-server-deps posthog-js-compat-deps lint
 	@bash deploy/kafka/kafka.sh install
 	@$(PY) -m pytest -q -p no:cacheprovider
 
@@ -56,3 +56,4 @@ clean:
 
 include sdk/browser/browser.mk
 include deploy/clickhouse-server.mk
+include tests/compat/posthog-js/compat.mk
