@@ -100,9 +100,9 @@ def _link(
             return None  # an identify without an anonymous id only updates properties
         raw = properties["$anon_distinct_id"]
     else:
-        raw = properties.get("alias")
-        if not raw:
+        if "alias" not in properties:
             return None
+        raw = properties["alias"]
     # A null claim still names an id ("null"), which the guard below refuses loudly.
     other = as_distinct_id(raw) or ("null" if raw is None else str(raw))
     if other == distinct_id:

@@ -83,8 +83,17 @@ class Changes:
 
 
 class _Shown(NamedTuple):
-    """The content of the persons row last emitted for a root."""
+    """The content of the live persons row last written for a root."""
 
+    properties_hash: int  # hash() of the properties text; only compared within a process
+    is_identified: int
+    created_at_us: int
+
+
+class WrittenPerson(NamedTuple):
+    """A live persons row as read back from ClickHouse."""
+
+    distinct_id: str
     properties: str
     is_identified: int
     created_at_us: int
@@ -95,15 +104,31 @@ class PersonResolver:
         self.graph = IdentityGraph()
         self._props: dict[str, PropertyState] = {}
         self._first_seen: dict[str, int] = {}
+        # What the tables hold: the live persons row per root, the person id per distinct id.
         self._shown_person: dict[str, _Shown] = {}
-        self._shown_root: dict[str, str] = {}
+        self._shown_person_id: dict[str, str] = {}
+        # Rows the tables hold that disagree with the restored state (see _reconcile).
+        self._pending_roots: set[str] = set()
+        self._pending_ids: set[str] = set()
         # Folded properties of persons with several ids, kept up to date event by event.
         self._merged: dict[str, PropertyState] = {}
 
     # -- restore -------------------------------------------------------------------------
 
-    def restore(self, links: Iterable[Link], id_states: Iterable[IdStateRow]) -> None:
-        """Rebuild from persisted state; the rows it implies count as already written."""
+    def restore(
+        self,
+        links: Iterable[Link],
+        id_states: Iterable[IdStateRow],
+        persons: Iterable[WrittenPerson] | None = None,
+        mappings: Iterable[tuple[str, str]] | None = None,
+    ) -> None:
+        """Rebuild from persisted state.
+
+        `persons` and `mappings` are the live rows the tables hold: what later rows are
+        compared with. A loader that died part-way through a flush may have written rows its
+        state does not reflect yet, so the tables, not the state, say what is written. Without
+        them (tests), the rows the state implies count as written.
+        """
         for row in id_states:
             self._first_seen[row.distinct_id] = row.first_seen_us
             self._props[row.distinct_id] = decode_state(row.state)
@@ -115,11 +140,32 @@ class PersonResolver:
             self.graph.add(link, self._first_seen)
             for i in (link.target, link.source):
                 self._props.setdefault(i, {})
+        if persons is not None and mappings is not None:
+            self._shown_person = {
+                p.distinct_id: _Shown(hash(p.properties), p.is_identified, p.created_at_us)
+                for p in persons
+            }
+            self._shown_person_id = dict(mappings)
+            self._reconcile()
+            return
         for distinct_id in self._first_seen:
             root = self.graph.root(distinct_id)
-            self._shown_root[distinct_id] = root
+            self._shown_person_id[distinct_id] = person_id_for(root)
             if root not in self._shown_person:
-                self._shown_person[root] = self._materialize(root)
+                self._shown_person[root] = self._materialize(root)[0]
+
+    def _reconcile(self) -> None:
+        """Note every row where the tables and the restored state disagree; the next apply
+        rewrites them (after folding its facts, which usually are the redelivered ones)."""
+        roots: set[str] = set()
+        for distinct_id in self._first_seen:
+            root = self.graph.root(distinct_id)
+            roots.add(root)
+            if self._shown_person_id.get(distinct_id) != person_id_for(root):
+                self._pending_ids.add(distinct_id)
+        self._pending_roots.update(r for r in roots
+                                   if self._materialize(r)[0] != self._shown_person.get(r))
+        self._pending_roots.update(r for r in self._shown_person if self.graph.root(r) != r)
 
     @property
     def distinct_id_count(self) -> int:
@@ -166,13 +212,16 @@ class PersonResolver:
                 self._take(self.graph.refold(d, self._first_seen), changes, mapping_ids,
                            dirty_roots)
 
+        dirty_roots |= self._pending_roots
+        mapping_ids |= self._pending_ids
+        self._pending_roots, self._pending_ids = set(), set()
         for root in sorted({self.graph.root(i) for i in state_dirty} | dirty_roots):
             self._emit_person(root, changes)
         for distinct_id in sorted(mapping_ids):
-            root = self.graph.root(distinct_id)
-            if self._shown_root.get(distinct_id) != root:
-                self._shown_root[distinct_id] = root
-                changes.mappings.append(MappingRow(distinct_id, person_id_for(root), 0))
+            person_id = person_id_for(self.graph.root(distinct_id))
+            if self._shown_person_id.get(distinct_id) != person_id:
+                self._shown_person_id[distinct_id] = person_id
+                changes.mappings.append(MappingRow(distinct_id, person_id, 0))
         for fact in events:
             person_id = person_id_for(self.graph.root(fact.distinct_id))
             changes.events.append(
@@ -251,11 +300,13 @@ class PersonResolver:
             self._merged[root] = merged
         return merged
 
-    def _materialize(self, root: str) -> _Shown:
+    def _materialize(self, root: str) -> tuple[_Shown, str]:
+        """The persons row content of a root, and its properties text."""
         members = self.graph.members(root)
         created = min(self._first_seen.get(m, 0) for m in members)
         properties = canonical(resolve(self._merged_state(root)))
-        return _Shown(properties, int(self.graph.is_identified(root)), created)
+        shown = _Shown(hash(properties), int(self.graph.is_identified(root)), created)
+        return shown, properties
 
     def _emit_person(self, root: str, changes: Changes) -> None:
         shown = self._shown_person.get(root)
@@ -264,18 +315,15 @@ class PersonResolver:
             self._merged.pop(root, None)
             if shown is not None:
                 del self._shown_person[root]
-                changes.persons.append(
-                    PersonRow(person_id_for(root), root, shown.properties,
-                              shown.is_identified, 1, shown.created_at_us)
-                )
+                own = canonical(resolve(self._props.get(root, {})))
+                changes.persons.append(PersonRow(person_id_for(root), root, own,
+                                                 shown.is_identified, 1, shown.created_at_us))
             return
-        current = self._materialize(root)
+        current, properties = self._materialize(root)
         if current != shown:
             self._shown_person[root] = current
-            changes.persons.append(
-                PersonRow(person_id_for(root), root, current.properties,
-                          current.is_identified, 0, current.created_at_us)
-            )
+            changes.persons.append(PersonRow(person_id_for(root), root, properties,
+                                             current.is_identified, 0, current.created_at_us))
 
 
 def _details(details: dict[str, Any]) -> str:

@@ -22,9 +22,9 @@ from typing import Any
 import msgspec
 
 ONCE_CANDIDATES_MAX = 16
-"""`$set_once` values kept per key after its newest write. Only an `$unset` that arrives late
-and lands between them can make a later one the answer; keeping the oldest 16 bounds memory
-for keys that every event sets once (first-touch attribution)."""
+"""`$set_once` values kept per key after its newest write. Only an `$unset` stamped between
+them (arriving late, or from an id merged in later) can make a later one the answer; keeping
+the oldest 16 bounds memory for keys that every event sets once (first-touch attribution)."""
 
 SET, UNSET = 0, 1
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from identity_worker.identity import Link
-from identity_worker.persons import Changes, IdStateRow, PersonResolver
+from identity_worker.persons import Changes, IdStateRow, PersonResolver, WrittenPerson
 from product_analytics.clickhouse import ClickHouse
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -121,7 +121,18 @@ def restore(ch: ClickHouse, db: str) -> tuple[PersonResolver, int]:
         for d, f, s in ch.rows(
             f"SELECT distinct_id, first_seen_us, state FROM {db}.person_property_state FINAL")
     ]
-    resolver.restore(links, states)
+    persons = [
+        WrittenPerson(d, p, int(i), int(c))
+        for d, p, i, c in ch.rows(
+            f"SELECT distinct_id, properties, is_identified, toUnixTimestamp64Micro(created_at) "
+            f"FROM {db}.persons FINAL WHERE is_deleted = 0")
+    ]
+    mappings = [
+        (str(d), str(p)) for d, p in ch.rows(
+            f"SELECT distinct_id, toString(person_id) FROM {db}.person_distinct_ids FINAL "
+            f"WHERE is_deleted = 0")
+    ]
+    resolver.restore(links, states, persons, mappings)
     floor = max(
         int(ch.rows(f"SELECT max(version) FROM {db}.{table}")[0][0] or 0)
         for table in ("persons", "person_distinct_ids", "person_property_state")
