@@ -12,8 +12,11 @@ from product_analytics.config import Settings
 log = logging.getLogger(__name__)
 
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
-"""Raw events are the source of truth that `replay` rebuilds persons from; facts are the
-loader's input and are re-derivable, so they keep the broker's default retention."""
+"""Raw events are the source of truth that `replay` rebuilds persons from."""
+
+KEEP_A_WEEK = {"retention.ms": str(7 * 24 * 3600 * 1000)}
+"""Facts are the loader's input and can be derived again from the events (replay), so a
+week covers any loader outage worth waiting out."""
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
@@ -21,7 +24,8 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
     wanted = {
         settings.events_topic: NewTopic(settings.events_topic, settings.partitions, 1,
                                         config=KEEP_FOREVER),
-        settings.facts_topic: NewTopic(settings.facts_topic, settings.partitions, 1),
+        settings.facts_topic: NewTopic(settings.facts_topic, settings.partitions, 1,
+                                       config=KEEP_A_WEEK),
         settings.dlq_topic: NewTopic(settings.dlq_topic, 1, 1, config=KEEP_FOREVER),
     }
     existing = admin.list_topics(timeout=timeout_s).topics

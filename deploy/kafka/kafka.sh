@@ -31,7 +31,10 @@ install() {
   command -v mvn >/dev/null || { log "mvn not found: install Maven (apt-get install maven)"; exit 1; }
   log "resolving Apache Kafka $version from Maven Central into $libs"
   rm -rf "$libs" && mkdir -p "$libs"
-  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime
+  mkdir -p "$cache"
+  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$libs" -DincludeScope=runtime >"$cache/mvn.log" 2>&1 \
+    || { cat "$cache/mvn.log" >&2; log "Maven could not resolve the broker jars (log above)"; exit 1; }
   touch "$libs/.complete"
 }
 
