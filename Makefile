@@ -17,7 +17,7 @@ deps:
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
+	@test -x $(VENV)/bin/pip || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $@

@@ -96,6 +96,28 @@ def bench_core(events: int, ids: int) -> None:
           f"({n_ids / took:,.0f} ids/s)")
 
 
+def bench_gateway(events: int) -> None:
+    """Request decoding and validation, as the gateway does it per request (no Kafka)."""
+    from ingest_gateway.payload import decode_body, parse_request
+
+    batches = [[{"event": "$pageview", "distinct_id": f"g-{i + k}",
+                 "properties": {"$set": {"n": k}, "$current_url": "https://example.com/a"}}
+                for k in range(100)] for i in range(0, events, 100)]
+    import msgspec
+
+    bodies = [msgspec.json.encode({"api_key": "k", "batch": b}) for b in batches]
+    encode = msgspec.json.Encoder().encode
+    keys = frozenset({"k"})
+    started = time.perf_counter()
+    for body in bodies:
+        request = parse_request(decode_body(body, "application/json", {}), {},
+                                datetime.now(UTC), keys)
+        [encode(e) for e in request.events]
+    took = time.perf_counter() - started
+    print(f"gateway parse:  {events / took:,.0f} events/s (decode, validate, encode; "
+          f"batches of 100)")
+
+
 def bench_e2e(events: int) -> None:
     import concurrent.futures
     import os
@@ -158,10 +180,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--events", type=int, default=200_000)
     p.add_argument("--ids", type=int, default=50_000)
-    p.add_argument("--e2e-events", type=int, default=50_000)
+    p.add_argument("--e2e-events", type=int, default=60_000)
     p.add_argument("--skip-e2e", action="store_true")
     args = p.parse_args()
     bench_core(args.events, args.ids)
+    bench_gateway(args.events // 4)
     if not args.skip_e2e:
         bench_e2e(args.e2e_events)
 

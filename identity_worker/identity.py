@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
-LinkKind = Literal["identify", "alias", "merge_dangerously"]
+from schemas.records import LinkKind
 
 
 class Link(NamedTuple):

@@ -63,7 +63,6 @@ def relax_gc() -> None:
 class Progress:
     facts: int = 0
     events_written: int = 0
-    flushes: int = 0
 
 
 class Loader:
@@ -77,6 +76,7 @@ class Loader:
         self._consumer = Consumer(
             consumer_config(settings.kafka_bootstrap, GROUP, **{"client.id": "loader"})
         )
+        # Both replaced by prepare(), from what ClickHouse holds.
         self.resolver = PersonResolver()
         self._versions = Versioner()
         self._recent = RecentUuids(RECENT_UUIDS)
@@ -153,7 +153,6 @@ class Loader:
         self._commit(batch)  # step 3
         self.progress.facts += len(facts)
         self.progress.events_written += written
-        self.progress.flushes += 1
         self.metrics.inc("facts_total", len(facts), help="Facts folded into persons")
         self.metrics.inc("events_written_total", written, help="Event rows inserted")
         self.metrics.inc("persons_written_total", len(changes.persons), help="Person rows")

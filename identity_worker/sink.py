@@ -54,26 +54,26 @@ class RecentUuids:
 
 
 def write_changes(ch: ClickHouse, db: str, changes: Changes, version: int,
-                  recent: RecentUuids | None = None) -> int:
+                  recent: RecentUuids) -> int:
     """Insert everything `changes` holds; returns how many event rows were new.
 
     Order matters for restarts: the resolver's own state goes last, so a crash part-way
     leaves state that is at most as new as the tables, and redelivery rewrites the rest.
     """
-    events = changes.events
-    if recent is not None:
-        fresh, seen = [], set()
-        for e in events:
-            if e.uuid not in recent and e.uuid not in seen:
-                seen.add(e.uuid)
-                fresh.append(e)
-        events = fresh
+    events, seen = [], set()
+    for e in changes.events:
+        if e.uuid not in recent and e.uuid not in seen:
+            seen.add(e.uuid)
+            events.append(e)
     ch.insert(
         f"{db}.events",
         ["uuid", "event", "distinct_id", "person_id", "properties", "timestamp"],
         [(e.uuid, e.event, e.distinct_id, e.person_id, e.properties, moment(e.timestamp_us))
          for e in events],
     )
+    # Remembered at once: a retry of this flush after a later insert failed must not
+    # insert the events again.
+    recent.add(seen)
     ch.insert(
         f"{db}.ingestion_warnings",
         ["type", "event_uuid", "distinct_id", "details", "timestamp"],
@@ -102,8 +102,6 @@ def write_changes(ch: ClickHouse, db: str, changes: Changes, version: int,
         ["distinct_id", "first_seen_us", "state", "version"],
         [(s.distinct_id, s.first_seen_us, s.state, version) for s in changes.id_states],
     )
-    if recent is not None:
-        recent.add(e.uuid for e in events)
     return len(events)
 
 

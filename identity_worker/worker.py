@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 import msgspec
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 from identity_worker.normalize import NormalizeError, normalize
 from product_analytics.config import Settings
@@ -30,6 +30,12 @@ GROUP = "pa-identity-workers"
 BATCH_MAX = 2000
 POLL_TIMEOUT_S = 0.5
 REPORT_INTERVAL_S = 30.0
+COMMIT_ATTEMPTS = 3
+FACT_RECORD_MAX_BYTES = 4 * 1024 * 1024
+"""A fact repeats the event's $set/$set_once beside its properties, so it can be twice the
+size of the (at most ~1 MB) captured record; the facts topic admits records this large."""
+DEAD_LETTER_VALUE_MAX = 512 * 1024
+"""Dead letters keep at most this much of the original record, so they always fit."""
 TRANSACTION_TIMEOUT_MS = 15_000
 """A worker killed mid-transaction blocks read_committed readers of its partitions until the
 broker aborts it; 15 s keeps that pause short (a restarted worker with the same name fences
@@ -88,6 +94,7 @@ class Worker:
                 "linger.ms": 5,
                 "compression.type": "lz4",
                 "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+                "message.max.bytes": FACT_RECORD_MAX_BYTES + 64 * 1024,
             }
         )
         self.processed = 0
@@ -137,40 +144,56 @@ class Worker:
         try:
             self._producer.begin_transaction()
             for record in batch:
-                outcome = process(record.value)
-                if isinstance(outcome, Fact):
-                    self._producer.produce(self.settings.facts_topic, _encode(outcome.fact),
-                                           record.key)
-                else:
-                    self.dead_lettered += 1
-                    log.warning("dead letter partition=%d offset=%d reason=%s",
-                                record.partition, record.offset, outcome.reason)
-                    letter = DeadLetter(reason=outcome.reason, topic=record.topic,
-                                        partition=record.partition, offset=record.offset,
-                                        value=record.value.decode("utf-8", "replace"))
-                    self._producer.produce(self.settings.dlq_topic, _encode(letter), record.key,
-                                           headers={"reason": outcome.reason.encode()})
-                self._producer.poll(0)
+                self._produce(record, process(record.value))
             self._producer.send_offsets_to_transaction(
                 next_offsets(batch), self._consumer.consumer_group_metadata(), 30
             )
-            self._producer.commit_transaction(30)
-            self.processed += len(batch)
-            self._report()
         except KafkaException as exc:
-            error = exc.args[0]
-            if error.txn_requires_abort():
-                log.warning("transaction aborted, batch will be redone: %s", error.str())
-                self._producer.abort_transaction(30)
-                for tp in first_offsets(batch):
-                    # A partition revoked meanwhile is resumed by its new owner instead.
-                    with contextlib.suppress(KafkaException):
-                        self._consumer.seek(tp)
-                return
-            if error.retriable():
-                log.warning("transaction commit retriable error, retrying: %s", error.str())
+            self._abort(batch, exc.args[0])
+            return
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
                 self._producer.commit_transaction(30)
-                self.processed += len(batch)
+                break
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.retriable() and attempt + 1 < COMMIT_ATTEMPTS:
+                    log.warning("transaction commit failed, retrying: %s", error.str())
+                    continue
+                self._abort(batch, error)
                 return
+        self.processed += len(batch)
+        self._report()
+
+    def _produce(self, record: Record, outcome: Outcome) -> None:
+        if isinstance(outcome, Fact):
+            try:
+                self._producer.produce(self.settings.facts_topic, _encode(outcome.fact),
+                                       record.key)
+                self._producer.poll(0)
+                return
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise
+                outcome = Dead("fact larger than the facts topic's record limit")
+        self.dead_lettered += 1
+        log.warning("dead letter partition=%d offset=%d reason=%s",
+                    record.partition, record.offset, outcome.reason)
+        letter = DeadLetter(reason=outcome.reason, topic=record.topic,
+                            partition=record.partition, offset=record.offset,
+                            value=record.value[:DEAD_LETTER_VALUE_MAX].decode("utf-8", "replace"))
+        self._producer.produce(self.settings.dlq_topic, _encode(letter), record.key,
+                               headers={"reason": outcome.reason.encode()})
+        self._producer.poll(0)
+
+    def _abort(self, batch: list[Record], error: KafkaError) -> None:
+        """Abort the transaction and rewind, so the batch is done again; fatal errors raise."""
+        if error.fatal():
             log.error("fatal Kafka error, stopping: %s", error.str())
-            raise
+            raise KafkaException(error)
+        log.warning("transaction aborted, batch will be redone: %s", error.str())
+        self._producer.abort_transaction(30)
+        for tp in first_offsets(batch):
+            # A partition revoked meanwhile is resumed by its new owner instead.
+            with contextlib.suppress(KafkaException):
+                self._consumer.seek(tp)

@@ -151,13 +151,13 @@ def build_app(settings: Settings, producer: EventProducer | None = None) -> Star
                 "featureFlagPayloads": {},
                 "errorsWhileComputingFlags": False,
                 "requestId": str(uuid.uuid4()),
-                **_remote_config(None),
+                **_remote_config(),
             }
         )
 
     async def remote_config(request: Request) -> Response:
         token = request.path_params["token"]
-        config = {"token": token, **_remote_config(token)}
+        config = {"token": token, **_remote_config()}
         if request.url.path.endswith(".js"):
             js = (f"(window._POSTHOG_REMOTE_CONFIG=window._POSTHOG_REMOTE_CONFIG||{{}})"
                   f"[{_encoder.encode(token).decode()}]="
@@ -226,7 +226,7 @@ def build_app(settings: Settings, producer: EventProducer | None = None) -> Star
                      exception_handlers={Exception: _internal_error})
 
 
-def _remote_config(token: str | None) -> dict[str, object]:
+def _remote_config() -> dict[str, object]:
     # Everything but event capture is off: no recordings, autocapture or surveys to serve.
     return {
         "supportedCompression": ["gzip", "gzip-js"],

@@ -67,14 +67,16 @@ def cmd_worker(settings: config.Settings, args: argparse.Namespace) -> int:
 
 def cmd_loader(settings: config.Settings, args: argparse.Namespace) -> int:
     from identity_worker.loader import Loader
+    from product_analytics.clickhouse.embedded import EmbeddedClickHouse
     from product_analytics.sqlserver import SqlServer
 
     ch = _backend(settings, write=True)
     loader = Loader(settings, ch)
     loader.prepare()
     server = None
-    if not settings.clickhouse_url:
-        server = SqlServer(ch, settings.sql_host, settings.sql_port, loader.metrics.render)
+    if isinstance(ch, EmbeddedClickHouse):
+        server = SqlServer(ch.reader(), settings.sql_host, settings.sql_port,
+                           loader.metrics.render)
         server.start()
         logging.getLogger("identity_worker.loader").info(
             "serving read-only SQL on %s", settings.sql_url)

@@ -24,12 +24,14 @@ class Settings:
     facts_topic: str
     dlq_topic: str
     partitions: int
+    replication_factor: int
     clickhouse_url: str | None
     chdb_path: Path
     database: str
     sql_host: str
     sql_port: int
     sdk_dist: Path
+    data_dir: Path
 
     @property
     def sql_url(self) -> str:
@@ -63,10 +65,12 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         facts_topic=env.get("PA_FACTS_TOPIC", "identity_facts"),
         dlq_topic=env.get("PA_DLQ_TOPIC", "events_dlq"),
         partitions=partitions,
+        replication_factor=_int(env, "PA_REPLICATION_FACTOR", 1),
         clickhouse_url=env.get("CLICKHOUSE_URL") or None,
         chdb_path=Path(env.get("PA_CHDB_PATH", str(REPO_ROOT / "data" / "clickhouse"))),
         database=env.get("PA_DATABASE", "product_analytics"),
         sql_host=env.get("PA_SQL_HOST", "127.0.0.1"),
         sql_port=_int(env, "PA_SQL_PORT", 8123),
         sdk_dist=Path(env.get("PA_SDK_DIST", str(REPO_ROOT / "sdk" / "browser" / "dist"))),
+        data_dir=Path(env.get("PA_DATA_DIR", str(REPO_ROOT / "data"))),
     )

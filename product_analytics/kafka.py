@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,7 @@ def records(messages: list[Message]) -> tuple[list[Record], list[str]]:
     for m in messages:
         err = m.error()
         if err is not None:
-            if err.code() != -191:  # _PARTITION_EOF
+            if err.code() != KafkaError._PARTITION_EOF:
                 problems.append(err.str())
             continue
         topic, partition, offset = m.topic(), m.partition(), m.offset()

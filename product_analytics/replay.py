@@ -12,22 +12,19 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import msgspec
 from confluent_kafka import Consumer, TopicPartition
 
-from identity_worker.loader import relax_gc
-from identity_worker.normalize import NormalizeError, normalize
+from identity_worker.loader import RECENT_UUIDS, relax_gc
 from identity_worker.persons import PersonResolver
-from identity_worker.sink import Versioner, write_changes
+from identity_worker.sink import RecentUuids, Versioner, write_changes
+from identity_worker.worker import Fact, process
 from product_analytics.clickhouse import ClickHouse, ClickHouseError, apply_schema
 from product_analytics.config import Settings
 from product_analytics.kafka import all_partitions, consumer_config, records
-from schemas.records import CapturedEvent, EventFact
+from schemas.records import EventFact
 
 CHUNK = 20_000
 """Events folded and written per step: bounded memory for the rows of one step."""
-
-_decode = msgspec.json.Decoder(CapturedEvent).decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +92,7 @@ def replay(settings: Settings, ch: ClickHouse, database: str, *, force: bool = F
 
     relax_gc()
     resolver, versions = PersonResolver(), Versioner()
+    recent = RecentUuids(RECENT_UUIDS)
     bar = _Bar(total, progress)
     done = dead = 0
     facts: list[EventFact] = []
@@ -113,13 +111,14 @@ def replay(settings: Settings, ch: ClickHouse, database: str, *, force: bool = F
                 if record.offset == end - 1:
                     del ends[record.partition]
                 done += 1
-                try:
-                    facts.append(normalize(_decode(record.value)))
-                except (msgspec.DecodeError, NormalizeError):
+                outcome = process(record.value)
+                if isinstance(outcome, Fact):
+                    facts.append(outcome.fact)
+                else:
                     dead += 1
             if len(facts) >= CHUNK or (facts and not ends):
                 write_changes(ch, database, resolver.apply(facts),
-                              versions.next(time.time_ns() // 1000))
+                              versions.next(time.time_ns() // 1000), recent)
                 facts = []
             bar.show(done)
         bar.show(done, final=True)

@@ -84,7 +84,12 @@ def _handler(ch: ClickHouse, metrics: Callable[[], str] | None) -> type[BaseHTTP
             self._serve(b"")
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                return self._reply(400, b"Bad Content-Length\n")
             if length > MAX_QUERY_BYTES:
                 return self._reply(413, b"Query larger than 1 MiB\n")
             self._serve(self.rfile.read(length))

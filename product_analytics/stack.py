@@ -21,8 +21,6 @@ STARTUP_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 30
 
 
-def _data_dir() -> Path:
-    return Path(os.environ.get("PA_DATA_DIR", str(REPO_ROOT / "data")))
 
 
 def _services(workers: int) -> list[tuple[str, list[str]]]:
@@ -34,23 +32,25 @@ def _services(workers: int) -> list[tuple[str, list[str]]]:
     return services
 
 
-def _pid(name: str) -> int | None:
-    path = _data_dir() / "run" / f"{name}.pid"
+def _pid(data_dir: Path, name: str) -> int | None:
+    path = data_dir / "run" / f"{name}.pid"
     try:
         pid = int(path.read_text())
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None
-    return None if _is_zombie(pid) else pid
+    return pid if _is_ours(pid) else None
 
 
-def _is_zombie(pid: int) -> bool:
-    """A killed service whose parent is gone may linger unreaped; it is not running."""
+def _is_ours(pid: int) -> bool:
+    """The pid runs one of our services: not a pid reused after a reboot, not a killed
+    service lingering unreaped (a zombie)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and b"product_analytics.cli" in cmdline
 
 
 def _answers(url: str) -> bool:
@@ -66,7 +66,7 @@ def _healthy(settings: Settings, name: str, log_from: int = 0) -> bool:
         return _answers(f"http://{settings.gateway_host}:{settings.gateway_port}/_ready")
     if name == "loader" and not settings.clickhouse_url:
         return _answers(settings.sql_url + "/ping")
-    log = _data_dir() / "logs" / f"{name}.log"
+    log = settings.data_dir / "logs" / f"{name}.log"
     marker = "worker started" if name.startswith("worker") else "loader restored"
     if not log.exists():
         return False
@@ -76,19 +76,21 @@ def _healthy(settings: Settings, name: str, log_from: int = 0) -> bool:
 
 
 def up(settings: Settings, workers: int) -> int:
+    data = settings.data_dir
     for sub in ("run", "logs"):
-        (_data_dir() / sub).mkdir(parents=True, exist_ok=True)
+        (data / sub).mkdir(parents=True, exist_ok=True)
     for name, argv in _services(workers):
-        if _pid(name):
-            print(f"{name}: already running (pid {_pid(name)})")
+        running = _pid(data, name)
+        if running:
+            print(f"{name}: already running (pid {running})")
             continue
-        log_path = _data_dir() / "logs" / f"{name}.log"
+        log_path = data / "logs" / f"{name}.log"
         log_from = log_path.stat().st_size if log_path.exists() else 0
         with open(log_path, "ab") as log:
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True,
                                        cwd=REPO_ROOT)
-        (_data_dir() / "run" / f"{name}.pid").write_text(str(process.pid))
+        (data / "run" / f"{name}.pid").write_text(str(process.pid))
         print(f"{name}: started (pid {process.pid}, log {log_path})")
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not _healthy(settings, name, log_from):
@@ -105,20 +107,21 @@ def up(settings: Settings, workers: int) -> int:
     return 0
 
 
-def down(workers: int) -> int:
-    run = _data_dir() / "run"
+def down(settings: Settings) -> int:
+    data = settings.data_dir
+    run = data / "run"
     names = sorted(p.stem for p in run.glob("*.pid")) if run.exists() else []
     order = sorted(names, key=lambda n: (n != "gateway", n.startswith("loader"), n))
     for name in order:
-        pid = _pid(name)
+        pid = _pid(data, name)
         if pid is None:
             (run / f"{name}.pid").unlink(missing_ok=True)
             continue
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        while _pid(name) and time.monotonic() < deadline:
+        while _pid(data, name) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _pid(name):
+        if _pid(data, name):
             os.kill(pid, signal.SIGKILL)
             print(f"{name}: killed after {STOP_TIMEOUT_S}s")
         else:
@@ -128,11 +131,11 @@ def down(workers: int) -> int:
 
 
 def status(settings: Settings) -> int:
-    run = _data_dir() / "run"
+    run = settings.data_dir / "run"
     names = sorted(p.stem for p in run.glob("*.pid")) if run.exists() else []
     bad = 0
     for name in names:
-        pid = _pid(name)
+        pid = _pid(settings.data_dir, name)
         state = "healthy" if pid and _healthy(settings, name) else (
             "running" if pid else "stopped")
         bad += state != "healthy"
@@ -144,5 +147,5 @@ def main(settings: Settings, action: str, workers: int = 1) -> int:
     if action == "up":
         return up(settings, workers)
     if action == "down":
-        return down(workers)
+        return down(settings)
     return status(settings)

@@ -79,7 +79,8 @@ stop() {
   [ -f "$pidfile" ] || { log "no pid file in $data: nothing to stop"; return 0; }
   local pid
   pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
+  # Only our broker: after a reboot the pid may belong to something else.
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $data/"; then
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$pid" 2>/dev/null || true

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Protocol
 
+import msgspec
+
 
 class ClickHouseError(Exception):
     """A ClickHouse operation failed. `retryable` says whether trying again may help."""
@@ -40,16 +42,21 @@ class ClickHouse(Protocol):
     def close(self) -> None: ...
 
 
-DEFAULT_DATABASE = "product_analytics"
+_row_decoder = msgspec.json.Decoder(list[Any])
 
 
-def schema_statements(database: str = DEFAULT_DATABASE) -> list[str]:
+def decode_rows(text: bytes) -> list[tuple[Any, ...]]:
+    """Rows of a JSONCompactEachRow result."""
+    return [tuple(_row_decoder.decode(line)) for line in text.splitlines() if line]
+
+
+def schema_statements(database: str) -> list[str]:
     sql = resources.files("schemas").joinpath("clickhouse/tables.sql").read_text()
     sql = re.sub(r"--[^\n]*", "", sql).replace("{db}", database)
     return [s.strip() for s in sql.split(";") if s.strip()]
 
 
-def apply_schema(ch: ClickHouse, database: str = DEFAULT_DATABASE) -> None:
+def apply_schema(ch: ClickHouse, database: str) -> None:
     """Create the database, tables and views if missing (safe to run any number of times)."""
     for statement in schema_statements(database):
         ch.command(statement)

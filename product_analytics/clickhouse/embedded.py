@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,10 +11,10 @@ from typing import Any
 
 import msgspec
 
-from product_analytics.clickhouse import ClickHouseError
+from product_analytics.clickhouse import ClickHouseError, decode_rows
 
 _encoder = msgspec.json.Encoder()
-_row_decoder = msgspec.json.Decoder(list[Any])
+_INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.IGNORECASE)
 
 
 def _jsonable(value: Any) -> Any:
@@ -36,8 +37,10 @@ class EmbeddedClickHouse:
                 "loader of a running stack?) may own it; query through its SQL port instead",
                 retryable=False,
             ) from exc
-        # One connection, used from the loader thread and the SQL server's threads.
+        # chDB runs one query at a time here: the loader's writes and the SQL port's reads
+        # (on a second, read-only connection) take turns.
         self._lock = threading.Lock()
+        self._chdb = chdb
 
     def _query(self, sql: str, fmt: str) -> Any:
         with self._lock:
@@ -61,13 +64,49 @@ class EmbeddedClickHouse:
         )
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        result = self._query(
-            f"{sql} SETTINGS output_format_json_quote_64bit_integers=0", "JSONCompactEachRow"
-        )
-        return [tuple(_row_decoder.decode(line)) for line in result.bytes().splitlines() if line]
+        return decode_rows(self._query(sql, "JSONCompactEachRow").bytes())
+
+    def reader(self) -> ReadOnlyClickHouse:
+        """A second connection to the same data with `readonly = 1` (no writes, no DDL, no
+        file()/url() table functions), for serving other processes' queries."""
+        with self._lock:
+            conn = self._chdb.connect(str(self.path))
+            conn.query("SET readonly = 1")
+        return ReadOnlyClickHouse(conn, self._lock)
 
     def text(self, sql: str, fmt: str) -> bytes:
         return bytes(self._query(sql, fmt).bytes())
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class ReadOnlyClickHouse:
+    """The read-only connection `EmbeddedClickHouse.reader` opens."""
+
+    def __init__(self, conn: Any, lock: threading.Lock) -> None:
+        self._conn = conn
+        self._lock = lock
+
+    def text(self, sql: str, fmt: str) -> bytes:
+        if _INTO_OUTFILE.search(sql):  # readonly = 1 still lets SELECT write files
+            raise ClickHouseError("INTO OUTFILE is not served: save the result on your side",
+                                  retryable=False)
+        with self._lock:
+            try:
+                return bytes(self._conn.query(sql, fmt).bytes())
+            except Exception as exc:
+                raise ClickHouseError(str(exc).strip(), retryable=False) from exc
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return decode_rows(self.text(sql, "JSONCompactEachRow"))
+
+    def command(self, sql: str) -> None:
+        raise ClickHouseError("this connection is read-only", retryable=False)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        raise ClickHouseError("this connection is read-only", retryable=False)
 
     def close(self) -> None:
         with self._lock:

@@ -7,11 +7,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
-
-from product_analytics.clickhouse import ClickHouseError
-
-_row_decoder = msgspec.json.Decoder(list[Any])
+from product_analytics.clickhouse import ClickHouseError, decode_rows
 
 
 class HttpClickHouse:
@@ -40,9 +36,7 @@ class HttpClickHouse:
                                   retryable=True) from None
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        out = self.text(f"{sql} SETTINGS output_format_json_quote_64bit_integers=0",
-                        "JSONCompactEachRow")
-        return [tuple(_row_decoder.decode(line)) for line in out.splitlines() if line]
+        return decode_rows(self.text(sql, "JSONCompactEachRow"))
 
     def command(self, sql: str) -> None:
         raise ClickHouseError("the SQL endpoint is read-only", retryable=False)

@@ -42,3 +42,15 @@ def test_poison_record_is_dead_lettered_with_its_reason(stack: Stack, unique: st
     consumer.close()
     assert found[poison.decode()].startswith("undecodable record")
     assert found[no_id.decode()] == "event without a distinct_id"
+
+
+def test_an_event_near_the_size_limit_is_loaded_not_stuck(stack: Stack, unique: str) -> None:
+    """Its fact repeats the $set beside the properties, twice the record: still loaded."""
+    big = "x" * 600_000
+    stack.send([{"event": "big", "distinct_id": f"big-{unique}",
+                 "properties": {"$set": {"blob": big}}}])
+    rows = stack.wait_for(
+        f"SELECT length(JSONExtractString(properties, 'blob')) AS n "
+        f"FROM product_analytics.persons FINAL WHERE distinct_id = 'big-{unique}'",
+        lambda rows: len(rows) == 1)
+    assert rows == [{"n": 600_000}]
