@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from schemas.ids import as_distinct_id, is_placeholder
 from schemas.records import CapturedEvent, EventFact, LinkFact, WarningFact
+from schemas.times import to_micros
 
 PERSON_EVENTS = {"$identify": "identify", "$create_alias": "alias",
                  "$merge_dangerously": "merge_dangerously"}
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class NormalizeError(ValueError):
@@ -26,8 +24,7 @@ def timestamp_us(text: str) -> int:
         raise NormalizeError(f"invalid timestamp {text!r}") from exc
     if moment.tzinfo is None:
         raise NormalizeError(f"timestamp without time zone {text!r}")
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return to_micros(moment)
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
 
 from identity_worker.identity import Link
 from identity_worker.persons import Changes, IdStateRow, PersonResolver, WrittenPerson
 from product_analytics.clickhouse import ClickHouse
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def moment(time_us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=time_us)
+from schemas.times import from_micros
 
 
 class Versioner:
@@ -68,7 +62,7 @@ def write_changes(ch: ClickHouse, db: str, changes: Changes, version: int,
     ch.insert(
         f"{db}.events",
         ["uuid", "event", "distinct_id", "person_id", "properties", "timestamp"],
-        [(e.uuid, e.event, e.distinct_id, e.person_id, e.properties, moment(e.timestamp_us))
+        [(e.uuid, e.event, e.distinct_id, e.person_id, e.properties, from_micros(e.timestamp_us))
          for e in events],
     )
     # Remembered at once: a retry of this flush after a later insert failed must not
@@ -77,7 +71,7 @@ def write_changes(ch: ClickHouse, db: str, changes: Changes, version: int,
     ch.insert(
         f"{db}.ingestion_warnings",
         ["type", "event_uuid", "distinct_id", "details", "timestamp"],
-        [(w.type, w.event_uuid, w.distinct_id, w.details, moment(w.timestamp_us))
+        [(w.type, w.event_uuid, w.distinct_id, w.details, from_micros(w.timestamp_us))
          for w in changes.warnings],
     )
     ch.insert(
@@ -85,7 +79,7 @@ def write_changes(ch: ClickHouse, db: str, changes: Changes, version: int,
         ["id", "distinct_id", "properties", "is_identified", "is_deleted", "created_at",
          "version"],
         [(p.id, p.distinct_id, p.properties, p.is_identified, p.is_deleted,
-          moment(p.created_at_us), version) for p in changes.persons],
+          from_micros(p.created_at_us), version) for p in changes.persons],
     )
     ch.insert(
         f"{db}.person_distinct_ids",

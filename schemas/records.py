@@ -27,7 +27,6 @@ class CapturedEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     set_once: dict[str, Any] | None = msgspec.field(default=None, name="$set_once")
     sent_at: str | None = None
     now: str | None = None
-    ip: str | None = None
 
 
 LinkKind = Literal["identify", "alias", "merge_dangerously"]
