@@ -54,9 +54,15 @@ start() {
     "$here/server.properties" > "$data/server.properties"
   if [ ! -f "$data/log/meta.properties" ]; then
     local cluster_id
-    cluster_id=$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    # A base64url uuid, as kafka-storage random-uuid makes; one starting with '-' would
+    # read as an option, so draw again.
+    cluster_id=$(python3 -c '
+import base64, uuid
+while (c := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+    pass
+print(c)')
     log "formatting KRaft storage in $data/log (cluster $cluster_id)"
-    (java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$data/server.properties") \
+    (java_run kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$data/server.properties") \
       >"$data/format.log" 2>&1 || { cat "$data/format.log" >&2; exit 1; }
   fi
   log "starting broker on 127.0.0.1:$port (logs in $data/server.log)"
