@@ -112,6 +112,13 @@ def _send_stream(stack: Stack, tag: str, requests: int, errors: list[str]) -> No
         time.sleep(0.01)
 
 
+def stream_counts(stack: Stack, tag: str) -> dict[str, int]:
+    """Rows and distinct uuids of one test's stream events: equal means no duplicates."""
+    return stack.query(f"""
+        SELECT count() AS rows, uniqExact(uuid) AS uuids FROM product_analytics.events
+        WHERE event = 'stream' AND distinct_id LIKE 's-{tag}-%'""")[0]
+
+
 def test_sigkill_of_a_worker_mid_stream_loses_and_duplicates_nothing(
         stack: Stack, unique: str) -> None:
     errors: list[str] = []
@@ -122,10 +129,7 @@ def test_sigkill_of_a_worker_mid_stream_loses_and_duplicates_nothing(
     sender.join()
     assert errors == []
     stack.drain(timeout=180)  # worker-2 takes over once the group notices worker-1 is gone
-    counts = stack.query(f"""
-        SELECT count() AS rows, uniqExact(uuid) AS uuids FROM product_analytics.events
-        WHERE event = 'stream' AND distinct_id LIKE 's-{unique}-%'""")
-    assert counts == [{"rows": 150 * 20, "uuids": 150 * 20}]
+    assert stream_counts(stack, unique) == {"rows": 150 * 20, "uuids": 150 * 20}
     stack.up()  # restarts the killed worker; it fences its own unfinished transaction
 
 
@@ -141,10 +145,7 @@ def test_sigkill_of_the_loader_mid_stream_loses_and_duplicates_nothing(
     sender.join()
     assert errors == []
     stack.drain(timeout=180)
-    counts = stack.query(f"""
-        SELECT count() AS rows, uniqExact(uuid) AS uuids FROM product_analytics.events
-        WHERE event = 'stream' AND distinct_id LIKE 's-{unique}-%'""")
-    assert counts == [{"rows": 100 * 20, "uuids": 100 * 20}]
+    assert stream_counts(stack, unique) == {"rows": 100 * 20, "uuids": 100 * 20}
     persons = stack.query(f"""
         SELECT count() AS n FROM product_analytics.persons FINAL
         WHERE is_deleted = 0 AND distinct_id LIKE 's-{unique}-%'
